@@ -1,0 +1,191 @@
+"""Turning a request body into accepted events and per-event rejections. No I/O here."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.events import (
+    EVENT_MODELS,
+    MONEY_EVENT_TYPES,
+    Envelope,
+    Event,
+    parse_event,
+)
+
+ENVELOPE_FIELDS = frozenset(Envelope.model_fields) | {"type", "properties"}
+SERVER_FIELDS = frozenset({"site_id", "received_at", "verified", "extra"})
+
+
+class BodyError(ValueError):
+    """The request body as a whole cannot be read; the whole request is refused (400)."""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    reason: str
+    raw: Any
+    event_id: str | None = None
+
+    def as_response(self) -> dict[str, Any]:
+        return {"index": self.index, "event_id": self.event_id, "reason": self.reason}
+
+
+@dataclass
+class BatchResult:
+    accepted: list[Event] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the server knows about the request, stamped on every event."""
+
+    site_id: str
+    verified: bool
+    received_at: datetime
+    sent_at: datetime | None = None
+    max_clock_skew: timedelta = timedelta(days=7)
+    max_extra_fields: int = 32
+
+
+def read_body(body: bytes) -> dict[str, Any]:
+    """Parse a batch body: a JSON object with a ``batch`` list (or one bare event)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BodyError(f"body is not valid JSON: {exc}") from None
+    if isinstance(data, list):
+        return {"batch": data}
+    if not isinstance(data, dict):
+        raise BodyError("body must be a JSON object with a 'batch' list")
+    if "batch" not in data:
+        return {"batch": [data]} | {
+            k: data[k] for k in ("write_key", "sent_at") if k in data
+        }
+    if not isinstance(data["batch"], list):
+        raise BodyError("'batch' must be a list of events")
+    return data
+
+
+def parse_client_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def skew_correction(facts: RequestFacts, sent_at: datetime | None) -> timedelta:
+    """How far the client clock is behind the server's (PostHog's sent_at rule)."""
+    if sent_at is None:
+        return timedelta(0)
+    skew = facts.received_at - sent_at
+    return skew if abs(skew) <= facts.max_clock_skew else timedelta(0)
+
+
+def prepare(raw: dict[str, Any], facts: RequestFacts, context: dict[str, Any]) -> dict[str, Any]:
+    """Stamp server fields, move unknown fields to ``extra`` and correct the clock."""
+    known = {k: v for k, v in raw.items() if k in ENVELOPE_FIELDS and k not in SERVER_FIELDS}
+    unknown = {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
+    if len(unknown) > facts.max_extra_fields:
+        raise ValueError(f"more than {facts.max_extra_fields} unknown fields")
+    sent_at = parse_client_time(raw.get("sent_at")) or facts.sent_at
+    occurred = parse_client_time(raw.get("occurred_at"))
+    if occurred is not None:
+        known["occurred_at"] = (occurred + skew_correction(facts, sent_at)).isoformat()
+    elif "occurred_at" not in raw:
+        known["occurred_at"] = facts.received_at.isoformat()
+    client_context = raw.get("context")
+    if isinstance(client_context, dict):
+        known["context"] = {**client_context, **context}
+    elif client_context is None:
+        known["context"] = context
+    verified = facts.verified and raw.get("type") in MONEY_EVENT_TYPES
+    return known | {
+        "site_id": facts.site_id,
+        "received_at": facts.received_at.isoformat(),
+        "sent_at": sent_at.isoformat() if sent_at else None,
+        "verified": verified,
+        "extra": unknown,
+    }
+
+
+def explain(error: ValidationError) -> str:
+    """A short reason: the first few problems, each with its field path."""
+    parts = []
+    for problem in error.errors()[:3]:
+        location = ".".join(str(p) for p in problem["loc"])
+        parts.append(f"{location}: {problem['msg']}" if location else problem["msg"])
+    return "; ".join(parts)
+
+
+def validate_batch(
+    raw_events: list[Any], facts: RequestFacts, context: dict[str, Any] | None = None
+) -> BatchResult:
+    """Validate every event on its own: one bad event never sinks the batch."""
+    result = BatchResult()
+    for index, raw in enumerate(raw_events):
+        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        event_id = event_id if isinstance(event_id, str) else None
+        if not isinstance(raw, dict):
+            result.rejected.append(Rejection(index, "event must be a JSON object", raw))
+            continue
+        if raw.get("type") not in EVENT_MODELS:
+            reason = f"unknown event type {raw.get('type')!r}"
+            result.rejected.append(Rejection(index, reason, raw, event_id))
+            continue
+        try:
+            event = parse_event(prepare(raw, facts, context or {}))
+        except ValidationError as exc:
+            result.rejected.append(Rejection(index, explain(exc), raw, event_id))
+            continue
+        except ValueError as exc:
+            result.rejected.append(Rejection(index, str(exc), raw, event_id))
+            continue
+        result.accepted.append(event)
+    return result
+
+
+class RecentIds:
+    """A bounded memory of recently accepted event ids (drops quick duplicates)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        self._ids.move_to_end(event_id)
+        while len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+
+
+def kafka_key(event: Envelope) -> bytes:
+    """Events are keyed by site and anonymous id, so a browser's events stay in order."""
+    return f"{event.site_id}:{event.anonymous_id}".encode()
+
+
+def dlq_record(rejection: Rejection, site_id: str, received_at: datetime) -> bytes:
+    return orjson.dumps(
+        {
+            "site_id": site_id,
+            "index": rejection.index,
+            "event_id": rejection.event_id,
+            "reason": rejection.reason,
+            "received_at": received_at.isoformat(),
+            "payload": rejection.raw,
+        },
+        default=str,
+    )

@@ -1,0 +1,274 @@
+"""The ``footfall`` command: one entry point for the local stack, the demo and SQL."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+from urllib.parse import urlparse
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from footfall.sqlclient import QueryError, SqlClient
+from footfall.stack import Stack, StackError, StackSettings
+
+app = typer.Typer(
+    help="Footfall: real-time customer behaviour, journeys and segments for online stores.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path, typer.Option(help="Where the stack keeps its data and logs.")]
+Port = Annotated[int | None, typer.Option(help="Port (default from FOOTFALL_* settings).")]
+
+
+def stack_settings(data_dir: Path | None = None, **ports: int | None) -> StackSettings:
+    overrides = {k: v for k, v in ports.items() if v is not None}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir  # type: ignore[assignment]
+    return StackSettings(**overrides)  # type: ignore[arg-type]
+
+
+def terminate_on_sigterm() -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def start_stack(settings: StackSettings) -> Stack:
+    stack = Stack(settings)
+    with console.status("starting the stack…") as status:
+        try:
+            stack.start(lambda message: status.update(message))
+        except StackError as exc:
+            err.print(f"[red]The stack did not start:[/red] {exc}")
+            err.print(f"Logs are in {settings.data_dir / 'logs'}.")
+            raise typer.Exit(1) from exc
+    for child in stack.children:
+        console.print(f"  [green]●[/green] {child.name:<9} {child.listens}  (pid {child.pid})")
+    return stack
+
+
+def sql_client(settings: StackSettings) -> SqlClient:
+    if settings.clickhouse_url and not settings.clickhouse_url.startswith("chdb:"):
+        return server_client(settings.clickhouse_url)
+    return SqlClient(settings.sink_url, settings.admin_token)
+
+
+def server_client(dsn: str) -> SqlClient:
+    parsed = urlparse(dsn)
+    netloc = parsed.netloc.rsplit("@", 1)[-1]
+    client = SqlClient(f"{parsed.scheme}://{netloc}")
+    if parsed.username:
+        client.http.headers["X-ClickHouse-User"] = parsed.username
+        client.http.headers["X-ClickHouse-Key"] = parsed.password or ""
+    if parsed.path.strip("/"):
+        client.http.headers["X-ClickHouse-Database"] = parsed.path.strip("/")
+    return client
+
+
+@app.command()
+def up(
+    data_dir: DataDir = Path(".footfall"),
+    collector_port: Port = None,
+    broker_port: Port = None,
+    sink_port: Port = None,
+    worker_port: Port = None,
+) -> None:
+    """Start the local stack (broker, collector, worker, ClickHouse sink) until Ctrl-C."""
+    settings = stack_settings(
+        data_dir,
+        collector_port=collector_port,
+        broker_port=broker_port,
+        sink_port=sink_port,
+        worker_port=worker_port,
+    )
+    terminate_on_sigterm()
+    stack = start_stack(settings)
+    console.print(f"Demo shop: {settings.collector_url}/shop/   SQL: footfall sql \"SELECT …\"")
+    sql = sql_client(settings)
+    started = time.monotonic()
+    try:
+        with Live(console=console, refresh_per_second=1, transient=True) as live:
+            while True:
+                dead = stack.dead()
+                if dead:
+                    for child in dead:
+                        err.print(f"[red]{child.name} exited[/red]; {stack.tail(child)}")
+                    raise typer.Exit(1)
+                live.update(status_line(sql, started))
+                time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        stack.stop()
+        sql.close()
+        console.print("stack stopped")
+
+
+def status_line(sql: SqlClient, started: float) -> str:
+    try:
+        events = sql.scalar("SELECT count() FROM events")
+        profiles = sql.scalar("SELECT uniqExact(profile_id) FROM profiles")
+        stored = f"{events:,} events, {profiles:,} profiles stored"
+    except (QueryError, OSError) as exc:
+        stored = f"store not answering ({exc})"
+    return f"[dim]up {time.monotonic() - started:.0f}s · all processes running · {stored}[/dim]"
+
+
+@app.command()
+def demo(
+    shoppers: Annotated[int, typer.Option(help="Simulated shoppers.")] = 300,
+    weeks: Annotated[int, typer.Option(help="Weeks of simulated history.")] = 6,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same shoppers).")] = 42,
+    keep_running: Annotated[bool, typer.Option(help="Leave the stack running.")] = False,
+    data_dir: DataDir = Path(".footfall"),
+) -> None:
+    """Start the stack, drive a synthetic storefront through the collector, print a report."""
+    from footfall.demo.report import render, wait_until_queryable
+    from footfall.demo.sender import send_all
+    from footfall.demo.simulator import simulate
+
+    settings = stack_settings(data_dir)
+    terminate_on_sigterm()
+    sim = simulate(shoppers, seed=seed, weeks=weeks)
+    console.print(
+        f"Simulating {shoppers} shoppers over {weeks} weeks: {sim.total:,} events "
+        f"({len(sim.server_events)} orders sent by the shop backend)."
+    )
+    stack = start_stack(settings)
+    sql = sql_client(settings)
+    try:
+        started = time.monotonic()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console) as bar:
+            sending = bar.add_task("sending events ", total=sim.total)
+            report = asyncio.run(
+                send_all(
+                    settings.collector_url,
+                    [("demo-write-key", sim.browser_events), ("demo-secret-key",
+                                                              sim.server_events)],
+                    on_progress=lambda n: bar.advance(sending, n),
+                )
+            )
+            stored = bar.add_task("stored + profiled", total=report.accepted)
+            wait_until_queryable(
+                sql,
+                report.accepted,
+                on_progress=lambda p: bar.update(stored, completed=min(p.events, p.profile_events)),
+            )
+        if report.rejected:
+            err.print(f"[yellow]{len(report.rejected)} events rejected:[/yellow] "
+                      f"{report.rejected[:3]}")
+        render(sql, console, report.accepted, time.monotonic() - started)
+        if keep_running:
+            console.print("The stack keeps running; Ctrl-C stops it.")
+            while not stack.dead():
+                time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    except TimeoutError as exc:
+        err.print(f"[red]The data did not arrive:[/red] {exc}. Logs: {settings.data_dir}/logs")
+        raise typer.Exit(1) from exc
+    finally:
+        stack.stop()
+        sql.close()
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    tsv = "tsv"
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A read-only SQL query (SELECT, WITH, SHOW, …).")],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+    url: Annotated[
+        str | None, typer.Option(help="SQL endpoint; default the local sink or CLICKHOUSE_URL.")
+    ] = None,
+) -> None:
+    """Run SQL against the embedded store (through the sink) or a ClickHouse server."""
+    settings = StackSettings()
+    client = SqlClient(url, settings.admin_token) if url else sql_client(settings)
+    try:
+        if format is OutputFormat.table:
+            from footfall.demo.report import table
+
+            console.print(table("", client.rows(query)))
+        else:
+            fmt = {"csv": "CSVWithNames", "json": "JSONEachRow", "tsv": "TabSeparatedWithNames"}
+            sys.stdout.write(client.raw(query, fmt[format.value]).decode())
+    except QueryError as exc:
+        err.print(f"[red]ClickHouse refused the query:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        err.print(
+            f"[red]No SQL endpoint at {client.url}[/red] ({exc}). Start the stack with "
+            "`footfall up`, or set CLICKHOUSE_URL to a ClickHouse server."
+        )
+        raise typer.Exit(2) from exc
+    finally:
+        client.close()
+
+
+class MigrateAction(str, Enum):
+    status = "status"
+    up = "up"
+    down = "down"
+
+
+@app.command()
+def migrate(
+    action: Annotated[MigrateAction, typer.Argument()] = MigrateAction.status,
+    dry_run: Annotated[bool, typer.Option(help="Print the SQL instead of running it.")] = False,
+    steps: Annotated[int, typer.Option(help="How many migrations `down` undoes.")] = 1,
+    dsn: Annotated[str | None, typer.Option(help="ClickHouse DSN (default the sink's).")] = None,
+) -> None:
+    """Show, apply or undo ClickHouse migrations (the sink applies them on start too)."""
+    from sinks.clickhouse import StoreLocked, connect
+    from sinks.migrate import load_migrations, migrate_down, migrate_up, pending
+    from sinks.settings import SinkSettings
+
+    target = dsn or SinkSettings().clickhouse_url
+    migrations = load_migrations()
+    if dry_run and action is not MigrateAction.status:
+        chosen = migrations if action is MigrateAction.up else list(reversed(migrations))[:steps]
+        for migration in chosen:
+            console.print(f"-- {migration.version:04d}_{migration.name} ({action.value})")
+            statements = migration.up if action is MigrateAction.up else migration.down
+            console.print(";\n".join(statements) + ";", markup=False)
+        return
+    try:
+        client = connect(target)
+    except StoreLocked as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if action is MigrateAction.up:
+        done = migrate_up(client)
+        console.print(f"applied {len(done)} migration(s)")
+    elif action is MigrateAction.down:
+        done = migrate_down(client, steps)
+        console.print(f"undid {len(done)} migration(s)")
+    waiting = {m.version for m in pending(client, migrations)}
+    for migration in migrations:
+        state = "pending" if migration.version in waiting else "applied"
+        console.print(f"{migration.version:04d}_{migration.name}: {state}")
+
+
+if __name__ == "__main__":
+    app()

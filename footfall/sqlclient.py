@@ -1,0 +1,43 @@
+"""Reading SQL results: from the sink's endpoint (embedded store) or a ClickHouse server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+
+class QueryError(RuntimeError):
+    """ClickHouse refused the query; the message is ClickHouse's own."""
+
+
+class SqlClient:
+    """Runs read queries against ``url``: the sink's endpoint or a ClickHouse server URL.
+
+    Both speak ClickHouse's HTTP interface, so one client serves both.
+    """
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"X-ClickHouse-Key": token} if token else {}
+        self.http = httpx.Client(timeout=timeout, headers=headers)
+
+    def raw(self, sql: str, fmt: str = "TabSeparatedWithNames") -> bytes:
+        response = self.http.post(
+            f"{self.url}/", params={"default_format": fmt}, content=sql.encode()
+        )
+        if response.status_code != 200:
+            raise QueryError(response.text.strip())
+        return response.content
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        body = self.raw(sql, "JSONEachRow")
+        return [orjson.loads(line) for line in body.splitlines() if line.strip()]
+
+    def scalar(self, sql: str) -> Any:
+        rows = self.rows(sql)
+        return next(iter(rows[0].values())) if rows else None
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,53 @@
+"""One way to reach ClickHouse, embedded (chDB) or a server: clickhouse-connect's Client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
+
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, ConnectionError, TimeoutError)
+
+
+class StoreLocked(RuntimeError):
+    """Another process owns the embedded ClickHouse directory."""
+
+
+def is_embedded(dsn: str) -> bool:
+    return dsn.startswith("chdb:")
+
+
+def embedded_dsn(dsn: str) -> str:
+    """Turn a relative ``chdb://dir`` into the absolute ``chdb:///abs/dir`` chDB wants."""
+    if dsn in ("chdb://memory", "chdb://:memory:"):
+        return "chdb://memory"
+    path = dsn.removeprefix("chdb://")
+    absolute = Path(path).resolve() if not path.startswith("/") else Path(path)
+    absolute.mkdir(parents=True, exist_ok=True)
+    return f"chdb://{absolute}"
+
+
+def connect(dsn: str) -> Client:
+    """A client for ``dsn``; an embedded directory owned by another process is refused."""
+    if is_embedded(dsn):
+        try:
+            return clickhouse_connect.get_client(dsn=embedded_dsn(dsn))
+        except Exception as exc:  # chDB raises its own error types for a locked directory
+            if "Cannot lock file" in str(exc) or "lock" in str(exc).lower():
+                raise StoreLocked(
+                    f"{dsn} is owned by another process (only one process may open an "
+                    "embedded store; query it through the sink's SQL endpoint instead)"
+                ) from exc
+            raise
+    parsed = urlparse(dsn)
+    return clickhouse_connect.get_client(
+        host=parsed.hostname or "localhost",
+        port=parsed.port or 8123,
+        username=parsed.username or "default",
+        password=parsed.password or "",
+        database=parsed.path.strip("/") or "default",
+        secure=parsed.scheme == "https",
+    )

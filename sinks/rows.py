@@ -1,0 +1,231 @@
+"""Kafka messages to ClickHouse rows: one pure function per table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BadMessage(ValueError):
+    """A message that can never become a row; it goes to the DLQ table with the reason."""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    to_row: Callable[[dict[str, Any]], list[Any]]
+
+
+def when(value: Any) -> datetime:
+    if not value:
+        return EPOCH
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+EVENT_COLUMNS = (
+    "event_id",
+    "site_id",
+    "type",
+    "anonymous_id",
+    "customer_id",
+    "session_id",
+    "occurred_at",
+    "received_at",
+    "url",
+    "path",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "coupon",
+    "device_type",
+    "browser",
+    "os",
+    "country",
+    "verified",
+    "product_id",
+    "category",
+    "price",
+    "quantity",
+    "order_id",
+    "order_total",
+    "currency",
+    "properties",
+    "context",
+)
+
+
+def event_row(event: dict[str, Any]) -> list[Any]:
+    context = event.get("context") or {}
+    utm = context.get("utm") or {}
+    device = context.get("device") or {}
+    props = event.get("properties") or {}
+    return [
+        UUID(event["event_id"]),
+        event["site_id"],
+        event["type"],
+        event["anonymous_id"],
+        event.get("customer_id") or "",
+        event.get("session_id") or "",
+        when(event["occurred_at"]),
+        when(event.get("received_at")),
+        context.get("url") or "",
+        context.get("path") or "",
+        context.get("referrer") or "",
+        utm.get("source") or "",
+        utm.get("medium") or "",
+        utm.get("campaign") or "",
+        props.get("coupon") or context.get("coupon") or "",
+        device.get("type") or "",
+        device.get("browser") or "",
+        device.get("os") or "",
+        context.get("country") or "",
+        bool(event.get("verified")),
+        props.get("product_id") or "",
+        props.get("category") or "",
+        money(props.get("price")),
+        int(props.get("quantity") or 0),
+        props.get("order_id") or "",
+        money(props.get("total") if event["type"] == "order_placed" else props.get("amount")),
+        props.get("currency") or "",
+        orjson.dumps(props).decode(),
+        orjson.dumps(context).decode(),
+    ]
+
+
+PROFILE_COLUMNS = (
+    "site_id",
+    "profile_id",
+    "customer_id",
+    "merged_into",
+    "version",
+    "first_seen",
+    "last_seen",
+    "event_count",
+    "page_views",
+    "product_views",
+    "cart_adds",
+    "session_count",
+    "orders",
+    "revenue",
+    "currency",
+    "stage",
+    "stage_since",
+    "data",
+)
+
+
+def profile_row(profile: dict[str, Any]) -> list[Any]:
+    counts = profile.get("counts") or {}
+    return [
+        profile["site_id"],
+        profile["profile_id"],
+        profile.get("customer_id") or "",
+        profile.get("merged_into") or "",
+        int(profile["version"]),
+        when(profile.get("first_seen")),
+        when(profile.get("last_seen")),
+        int(profile.get("event_count", 0)),
+        int(counts.get("page_view", 0)),
+        int(counts.get("product_view", 0)),
+        int(counts.get("cart_add", 0)),
+        int(profile.get("session_count", 0)),
+        int(profile.get("orders", 0)),
+        money(profile.get("revenue")),
+        profile.get("currency") or "",
+        profile.get("stage") or "",
+        when(profile.get("stage_since")),
+        orjson.dumps(profile).decode(),
+    ]
+
+
+TRANSITION_COLUMNS = (
+    "site_id",
+    "profile_id",
+    "from_stage",
+    "to_stage",
+    "cause",
+    "event_id",
+    "at",
+)
+
+
+def transition_row(transition: dict[str, Any]) -> list[Any]:
+    return [
+        transition["site_id"],
+        transition["profile_id"],
+        transition["from_stage"],
+        transition["to_stage"],
+        transition.get("cause") or "",
+        transition.get("event_id") or "",
+        when(transition["at"]),
+    ]
+
+
+DLQ_COLUMNS = (
+    "site_id",
+    "event_id",
+    "reason",
+    "stage",
+    "payload",
+    "received_at",
+    "topic",
+    "partition",
+    "offset",
+)
+
+
+def dlq_row(record: dict[str, Any], topic: str, partition: int, offset: int) -> list[Any]:
+    payload = record.get("payload")
+    return [
+        record.get("site_id") or "",
+        record.get("event_id") or "",
+        str(record.get("reason") or ""),
+        record.get("stage") or "collector",
+        payload if isinstance(payload, str) else orjson.dumps(payload).decode(),
+        when(record.get("received_at")) if record.get("received_at") else datetime.now(UTC),
+        topic,
+        partition,
+        offset,
+    ]
+
+
+def decode(value: bytes | None) -> dict[str, Any]:
+    """JSON object from a message value, or BadMessage with the reason."""
+    if value is None:
+        raise BadMessage("empty message")
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessage(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadMessage("not a JSON object")
+    return data
+
+
+def to_row(table: Table, value: bytes | None) -> list[Any]:
+    """One message as a row of ``table``; raises BadMessage when it can never be one."""
+    data = decode(value)
+    try:
+        return table.to_row(data)
+    except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+        raise BadMessage(f"{table.name}: {type(exc).__name__}: {exc}") from None
+
+
+EVENTS = Table("events", EVENT_COLUMNS, event_row)
+PROFILES = Table("profiles", PROFILE_COLUMNS, profile_row)
+TRANSITIONS = Table("journey_transitions", TRANSITION_COLUMNS, transition_row)

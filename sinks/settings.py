@@ -1,0 +1,26 @@
+"""Settings of the ClickHouse sink process."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+
+from footfall.config import FootfallSettings
+
+
+class SinkSettings(FootfallSettings):
+    clickhouse_url: str = Field(
+        default="chdb://.footfall/clickhouse",
+        validation_alias=AliasChoices("CLICKHOUSE_URL", "FOOTFALL_CLICKHOUSE_URL"),
+        description="chdb:///abs/dir (embedded), chdb://memory, or http://user:pass@host:8123/db",
+    )
+    group_id: str = "footfall-clickhouse-sink"
+    batch_max_rows: int = Field(default=5000, ge=1)
+    batch_max_wait_s: float = Field(default=0.5, gt=0)
+    host: str = "127.0.0.1"
+    port: int = 8123
+    admin_token: str = Field(
+        default="footfall-admin", description="Password for the read-only SQL endpoint."
+    )
+    query_timeout_s: int = 30
+    query_max_result_rows: int = 1_000_000
+    retry_max_backoff_s: float = 30.0

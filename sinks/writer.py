@@ -1,0 +1,178 @@
+"""Kafka → ClickHouse: batches by size and time, commits only after ClickHouse confirmed.
+
+Redelivery never double-counts: every table uses a Replacing engine keyed on the record's
+identity, and right after a partition is (re)assigned the events already stored are
+filtered out before insert, so even raw ``count()`` stays exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from clickhouse_connect.driver.client import Client
+
+from sinks.clickhouse import TRANSIENT_ERRORS
+from sinks.rows import (
+    DLQ_COLUMNS,
+    EVENTS,
+    PROFILES,
+    TRANSITIONS,
+    BadMessage,
+    Table,
+    decode,
+    dlq_row,
+    to_row,
+)
+from sinks.settings import SinkSettings
+
+log = logging.getLogger("footfall.sink")
+
+
+@dataclass
+class Batch:
+    """Rows per table gathered from one poll, plus the offsets to commit afterwards."""
+
+    rows: dict[str, list[list[Any]]] = field(default_factory=lambda: defaultdict(list))
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    recovering_events: set[TopicPartition] = field(default_factory=set)
+
+    @property
+    def size(self) -> int:
+        return sum(len(rows) for rows in self.rows.values())
+
+
+class Recovery(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Marks newly assigned partitions: their first batch may repeat stored rows."""
+
+    def __init__(self) -> None:
+        self.recovering: set[TopicPartition] = set()
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.recovering -= set(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.recovering |= set(assigned)
+
+
+class ClickHouseWriter:
+    """Consumes the Footfall topics and writes them to ClickHouse."""
+
+    def __init__(self, settings: SinkSettings, client: Client) -> None:
+        self.settings = settings
+        self.client = client
+        topics = settings.topics
+        self.tables: dict[str, Table] = {
+            topics.events: EVENTS,
+            topics.profiles: PROFILES,
+            topics.journey: TRANSITIONS,
+        }
+        self.dlq_topic = topics.dlq
+        self.recovery = Recovery()
+        self.rows_written = 0
+        self.lock = asyncio.Lock()
+
+    def consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.settings.batch_max_rows,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = self.consumer()
+        consumer.subscribe([*self.tables, self.dlq_topic], listener=self.recovery)
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                polled = await consumer.getmany(
+                    timeout_ms=int(self.settings.batch_max_wait_s * 1000),
+                    max_records=self.settings.batch_max_rows,
+                )
+                if not polled:
+                    continue
+                batch = self.collect(polled)
+                await self.write(batch)
+                await consumer.commit(batch.offsets)
+                self.recovery.recovering -= batch.recovering_events
+        finally:
+            await consumer.stop()
+
+    def collect(self, polled: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> Batch:
+        batch = Batch()
+        for tp, records in polled.items():
+            if tp.topic == self.settings.topics.events and tp in self.recovery.recovering:
+                batch.recovering_events.add(tp)
+            for record in records:
+                self.add(batch, tp, record)
+            batch.offsets[tp] = records[-1].offset + 1
+        return batch
+
+    def add(self, batch: Batch, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
+        if tp.topic == self.dlq_topic:
+            try:
+                data = decode(record.value)
+            except BadMessage as exc:
+                data = {"reason": str(exc), "payload": repr(record.value)}
+            batch.rows["dlq_events"].append(dlq_row(data, tp.topic, tp.partition, record.offset))
+            return
+        table = self.tables[tp.topic]
+        try:
+            batch.rows[table.name].append(to_row(table, record.value))
+        except BadMessage as exc:
+            log.warning("bad message %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc)
+            reason = {"reason": str(exc), "stage": "sink", "payload": repr(record.value)}
+            batch.rows["dlq_events"].append(
+                dlq_row(reason, tp.topic, tp.partition, record.offset)
+            )
+
+    async def write(self, batch: Batch) -> None:
+        """Insert every table's rows, waiting out transient ClickHouse failures."""
+        if batch.recovering_events and batch.rows.get("events"):
+            batch.rows["events"] = await self.retrying(self.unseen_events, batch.rows["events"])
+        for table, rows in batch.rows.items():
+            if rows:
+                await self.retrying(self.insert, table, rows)
+                self.rows_written += len(rows)
+
+    async def retrying(self, fn: Any, *args: Any) -> Any:
+        delay = 0.5
+        while True:
+            try:
+                async with self.lock:
+                    return await asyncio.to_thread(fn, *args)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("ClickHouse unavailable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_backoff_s)
+
+    def insert(self, table: str, rows: list[list[Any]]) -> None:
+        columns = DLQ_COLUMNS if table == "dlq_events" else self.columns_of(table)
+        self.client.insert(table, rows, column_names=list(columns))
+
+    def columns_of(self, table: str) -> tuple[str, ...]:
+        for candidate in self.tables.values():
+            if candidate.name == table:
+                return candidate.columns
+        raise KeyError(table)
+
+    def unseen_events(self, rows: list[list[Any]]) -> list[list[Any]]:
+        """Rows whose event id is not stored yet (used after a partition is assigned)."""
+        ids = [row[0] for row in rows]
+        stored = {
+            r[0]
+            for r in self.client.query(
+                "SELECT event_id FROM events WHERE event_id IN {ids:Array(UUID)}",
+                parameters={"ids": ids},
+            ).result_rows
+        }
+        return [row for row in rows if row[0] not in stored]

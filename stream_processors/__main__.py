@@ -1,0 +1,20 @@
+"""Run the stream worker: ``python -m stream_processors``."""
+
+from __future__ import annotations
+
+import faust
+
+from stream_processors.settings import WorkerSettings
+from stream_processors.worker import build_app
+
+
+def main() -> None:
+    settings = WorkerSettings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = build_app(settings)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

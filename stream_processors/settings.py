@@ -1,0 +1,31 @@
+"""Settings of the stream worker process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from footfall.config import FootfallSettings
+
+
+class WorkerSettings(FootfallSettings):
+    app_id: str = "footfall-worker"
+    data_dir: Path = Path(".footfall/worker")
+    store: str = Field(default="rocksdb://", description="Table store: rocksdb:// or memory://")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    session_timeout_s: float = 10.0
+    heartbeat_interval_s: float = 2.0
+    rebalance_timeout_s: float = 20.0
+    commit_interval_s: float = 1.0
+    one_record_batches: bool | None = Field(
+        default=None,
+        description="Send one record per producer batch (works around the local broker's "
+        "high-watermark bug). Defaults to on with the local broker.",
+    )
+
+    @property
+    def producer_batch_limit(self) -> int:
+        one = self.local_broker if self.one_record_batches is None else self.one_record_batches
+        return 1 if one else 16384
