@@ -6,7 +6,7 @@ import asyncio
 import signal
 import sys
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -50,7 +50,7 @@ def start_stack(settings: StackSettings) -> Stack:
     stack = Stack(settings)
     with console.status("starting the stack…") as status:
         try:
-            stack.start(lambda message: status.update(message))
+            stack.start(status.update)
         except StackError as exc:
             err.print(f"[red]The stack did not start:[/red] {exc}")
             err.print(f"Logs are in {settings.data_dir / 'logs'}.")
@@ -96,7 +96,7 @@ def up(
     )
     terminate_on_sigterm()
     stack = start_stack(settings)
-    console.print(f"Demo shop: {settings.collector_url}/shop/   SQL: footfall sql \"SELECT …\"")
+    console.print(f'Demo shop: {settings.collector_url}/shop/   SQL: footfall sql "SELECT …"')
     sql = sql_client(settings)
     started = time.monotonic()
     try:
@@ -151,15 +151,21 @@ def demo(
     sql = sql_client(settings)
     try:
         started = time.monotonic()
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=console) as bar:
             sending = bar.add_task("sending events ", total=sim.total)
             report = asyncio.run(
                 send_all(
                     settings.collector_url,
-                    [("demo-write-key", sim.browser_events), ("demo-secret-key",
-                                                              sim.server_events)],
+                    [
+                        ("demo-write-key", sim.browser_events),
+                        ("demo-secret-key", sim.server_events),
+                    ],
                     on_progress=lambda n: bar.advance(sending, n),
                 )
             )
@@ -170,8 +176,9 @@ def demo(
                 on_progress=lambda p: bar.update(stored, completed=min(p.events, p.profile_events)),
             )
         if report.rejected:
-            err.print(f"[yellow]{len(report.rejected)} events rejected:[/yellow] "
-                      f"{report.rejected[:3]}")
+            err.print(
+                f"[yellow]{len(report.rejected)} events rejected:[/yellow] {report.rejected[:3]}"
+            )
         render(sql, console, report.accepted, time.monotonic() - started)
         if keep_running:
             console.print("The stack keeps running; Ctrl-C stops it.")
@@ -187,7 +194,7 @@ def demo(
         sql.close()
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -226,7 +233,7 @@ def sql(
         client.close()
 
 
-class MigrateAction(str, Enum):
+class MigrateAction(StrEnum):
     status = "status"
     up = "up"
     down = "down"

@@ -7,8 +7,8 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.codec import has_lz4
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.codec import has_lz4
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from footfall.config import FootfallSettings
@@ -46,9 +46,7 @@ async def ensure_topics(settings: FootfallSettings, timeout: float = 30.0) -> li
                 name=name,
                 num_partitions=settings.partitions,
                 replication_factor=1,
-                topic_configs=(
-                    {"cleanup.policy": "compact"} if name in topics.compacted() else {}
-                ),
+                topic_configs=({"cleanup.policy": "compact"} if name in topics.compacted() else {}),
             )
             for name in topics.all()
             if name not in existing

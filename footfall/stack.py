@@ -209,8 +209,10 @@ class Stack:
             if not child.alive():
                 raise StackError(f"{child.name} exited during start-up; {self.tail(child)}")
             if time.monotonic() > deadline:
-                raise StackError(f"{child.name} not ready after "
-                                 f"{self.settings.start_timeout_s:.0f}s; {self.tail(child)}")
+                raise StackError(
+                    f"{child.name} not ready after "
+                    f"{self.settings.start_timeout_s:.0f}s; {self.tail(child)}"
+                )
             time.sleep(0.2)
 
     def tail(self, child: Child, lines: int = 15) -> str:

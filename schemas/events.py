@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -173,9 +173,7 @@ class Envelope(Strict):
     received_at: datetime | None = None
     schema_version: int = SCHEMA_VERSION
     context: Context = Context()
-    verified: bool = Field(
-        default=False, description="True when sent with the site's secret key."
-    )
+    verified: bool = Field(default=False, description="True when sent with the site's secret key.")
     extra: Annotated[dict[str, Any], Field(max_length=32)] = Field(
         default_factory=dict, description="Unknown top-level fields, kept, bounded."
     )
@@ -253,22 +251,22 @@ class Custom(Envelope):
 
 
 Event = Annotated[
-    Union[
-        PageView,
-        Click,
-        ProductView,
-        Search,
-        CartAdd,
-        CartRemove,
-        CheckoutStarted,
-        OrderPlaced,
-        OrderRefunded,
-        Identify,
-        Review,
-        Feedback,
-        ExperimentExposure,
-        Custom,
-    ],
+    (
+        PageView
+        | Click
+        | ProductView
+        | Search
+        | CartAdd
+        | CartRemove
+        | CheckoutStarted
+        | OrderPlaced
+        | OrderRefunded
+        | Identify
+        | Review
+        | Feedback
+        | ExperimentExposure
+        | Custom
+    ),
     Field(discriminator="type"),
 ]
 

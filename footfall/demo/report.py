@@ -80,7 +80,9 @@ def table(title: str, rows: list[dict[str, Any]]) -> Table:
         view.add_column("(no rows)")
         return view
     for column in rows[0]:
-        view.add_column(column, justify="right" if isinstance(rows[0][column], int | float) else "left")
+        view.add_column(
+            column, justify="right" if isinstance(rows[0][column], int | float) else "left"
+        )
     for row in rows:
         view.add_row(*(str(value) for value in row.values()))
     return view

@@ -295,8 +295,9 @@ def line(product: Product) -> dict[str, Any]:
     }
 
 
-def simulate(shoppers: int = 300, seed: int = 42, weeks: int = 6,
-             now: datetime | None = None) -> Simulation:
+def simulate(
+    shoppers: int = 300, seed: int = 42, weeks: int = 6, now: datetime | None = None
+) -> Simulation:
     """Events of ``shoppers`` simulated shoppers over ``weeks`` weeks before ``now``."""
     store = Storefront(seed, now or datetime.now(UTC), weeks)
     rng = store.rng

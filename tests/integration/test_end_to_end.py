@@ -61,7 +61,9 @@ def test_every_event_lands_once_and_profiles_match(stack: Stack, sql: SqlClient)
     assert report.rejected == []
     wait_until_queryable(sql, 1000, timeout=120)
 
-    stored = {row["event_id"] for row in sql.rows("SELECT toString(event_id) AS event_id FROM events")}
+    stored = {
+        row["event_id"] for row in sql.rows("SELECT toString(event_id) AS event_id FROM events")
+    }
     assert stored == {e["event_id"] for e in events}
     assert sql.scalar("SELECT count() FROM events") == 1000
 
@@ -94,8 +96,12 @@ def test_every_event_lands_once_and_profiles_match(stack: Stack, sql: SqlClient)
 
 def test_a_malformed_event_is_rejected_alone(stack: Stack, sql: SqlClient) -> None:
     good = synthetic_events(customers=2, total=3, seed=9)
-    bad = {"event_id": str(uuid.uuid4()), "type": "order_placed", "anonymous_id": "x",
-           "properties": {"order_id": "o1", "total": "-5", "currency": "euro"}}
+    bad = {
+        "event_id": str(uuid.uuid4()),
+        "type": "order_placed",
+        "anonymous_id": "x",
+        "properties": {"order_id": "o1", "total": "-5", "currency": "euro"},
+    }
     body = {"write_key": "demo-secret-key", "batch": [good[0], bad, good[1], good[2]]}
     response = httpx.post(f"{stack.settings.collector_url}/v1/batch", json=body, timeout=10)
     assert response.status_code == 200
