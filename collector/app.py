@@ -85,14 +85,10 @@ class Collector:
         try:
             async with asyncio.timeout(self.settings.produce_timeout_s):
                 futures = [
-                    await self.producer.send(
-                        topics.events, dump_event(event), key=kafka_key(event)
-                    )
+                    await self.producer.send(topics.events, dump_event(event), key=kafka_key(event))
                     for event in events
                 ]
-                futures += [
-                    await self.producer.send(topics.dlq, record) for record in rejected
-                ]
+                futures += [await self.producer.send(topics.dlq, record) for record in rejected]
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
             raise KafkaDown(f"Kafka did not acknowledge: {exc!r}") from exc
@@ -140,7 +136,9 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return body
 
 
-def resolve_key(collector: Collector, request: Request, data: dict[str, Any]) -> tuple[Site, bool] | None:
+def resolve_key(
+    collector: Collector, request: Request, data: dict[str, Any]
+) -> tuple[Site, bool] | None:
     key = data.get("write_key")
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):

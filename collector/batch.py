@@ -66,9 +66,7 @@ def read_body(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BodyError("body must be a JSON object with a 'batch' list")
     if "batch" not in data:
-        return {"batch": [data]} | {
-            k: data[k] for k in ("write_key", "sent_at") if k in data
-        }
+        return {"batch": [data]} | {k: data[k] for k in ("write_key", "sent_at") if k in data}
     if not isinstance(data["batch"], list):
         raise BodyError("'batch' must be a list of events")
     return data

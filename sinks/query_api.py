@@ -10,6 +10,7 @@ import asyncio
 import base64
 import re
 import secrets
+
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import APIRouter, Request

@@ -131,9 +131,7 @@ class ClickHouseWriter:
         except BadMessage as exc:
             log.warning("bad message %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc)
             reason = {"reason": str(exc), "stage": "sink", "payload": repr(record.value)}
-            batch.rows["dlq_events"].append(
-                dlq_row(reason, tp.topic, tp.partition, record.offset)
-            )
+            batch.rows["dlq_events"].append(dlq_row(reason, tp.topic, tp.partition, record.offset))
 
     async def write(self, batch: Batch) -> None:
         """Insert every table's rows, waiting out transient ClickHouse failures."""

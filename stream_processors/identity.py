@@ -10,6 +10,7 @@ merged into it once. Messages on the re-keyed topic are JSON objects of three ki
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import orjson
 
 from schemas.events import Envelope

@@ -42,6 +42,4 @@ def next_stage(profile: Profile, event: Envelope | None) -> StageTransition | No
 
 
 def enter(profile: Profile, transition: StageTransition) -> Profile:
-    return profile.model_copy(
-        update={"stage": transition.to_stage, "stage_since": transition.at}
-    )
+    return profile.model_copy(update={"stage": transition.to_stage, "stage_since": transition.at})

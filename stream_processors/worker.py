@@ -86,7 +86,10 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 await identified_topic.send(
                     key=table_key(event.site_id, routing.merge_from).encode(),
                     value=merge_message(
-                        event.site_id, routing.merge_from, routing.profile_id, f"merge:{event.event_id}"
+                        event.site_id,
+                        routing.merge_from,
+                        routing.profile_id,
+                        f"merge:{event.event_id}",
                     ),
                 )
             await identified_topic.send(
@@ -104,9 +107,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         transition = next_stage(after, event)
         if transition is not None:
             after = enter(after, transition)
-            await journey_topic.send(
-                key=key.encode(), value=transition.model_dump_json().encode()
-            )
+            await journey_topic.send(key=key.encode(), value=transition.model_dump_json().encode())
         profiles[key] = after.model_dump(mode="json")
         if after.version != before.version:
             await publish(after)
