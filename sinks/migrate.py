@@ -80,7 +80,7 @@ def pending(client: Client, migrations: list[Migration]) -> list[Migration]:
 
 def migrate_up(client: Client, target: int | None = None) -> list[Migration]:
     """Apply pending migrations in order (up to ``target``); returns those applied."""
-    applied = []
+    applied: list[Migration] = []
     for migration in pending(client, load_migrations()):
         if target is not None and migration.version > target:
             break
@@ -94,7 +94,7 @@ def migrate_up(client: Client, target: int | None = None) -> list[Migration]:
 def migrate_down(client: Client, steps: int = 1) -> list[Migration]:
     """Undo the last ``steps`` applied migrations, newest first."""
     done = applied_versions(client)
-    undone = []
+    undone: list[Migration] = []
     for migration in sorted(load_migrations(), key=lambda m: -m.version):
         if len(undone) == steps:
             break

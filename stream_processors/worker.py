@@ -7,7 +7,6 @@ site + profile id) → profile agent → ``profiles`` snapshots and ``journey`` 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
@@ -61,7 +60,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
     profiles_topic = app.topic(topics.profiles, partitions=settings.partitions)
     journey_topic = app.topic(topics.journey, partitions=settings.partitions)
 
-    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
+    json_schema: faust.Schema[str, Any] = faust.Schema(key_serializer="json", value_serializer="json")
     identity = app.Table("identity", partitions=settings.partitions, schema=json_schema)
     profiles = app.Table("profiles", partitions=settings.partitions, schema=json_schema)
 
@@ -71,8 +70,8 @@ def build_app(settings: WorkerSettings) -> faust.App:
         await dlq_topic.send(value=orjson.dumps(record))
 
     @app.agent(events_topic)
-    async def resolve_identity(stream: AsyncIterator[tuple[bytes, bytes]]) -> None:
-        async for raw in stream:  # type: ignore[attr-defined]
+    async def resolve_identity(stream: faust.StreamT[bytes]) -> None:
+        async for raw in stream:
             try:
                 event = parse_event(raw)
             except ValidationError as exc:
@@ -113,8 +112,8 @@ def build_app(settings: WorkerSettings) -> faust.App:
             await publish(after)
 
     @app.agent(identified_topic)
-    async def update_profiles(stream: AsyncIterator[bytes]) -> None:
-        async for raw in stream:  # type: ignore[attr-defined]
+    async def update_profiles(stream: faust.StreamT[bytes]) -> None:
+        async for raw in stream:
             try:
                 await handle(orjson.loads(raw))
             except (ValidationError, orjson.JSONDecodeError, KeyError) as exc:
