@@ -64,6 +64,10 @@ class Topics(BaseModel):
     def webhooks_dlq(self) -> str:
         return self.name("webhooks.dlq")
 
+    @property
+    def webhooks_attempts(self) -> str:
+        return self.name("webhooks.attempts")
+
     def compacted(self) -> frozenset[str]:
         return frozenset({self.profiles})
 
@@ -78,6 +82,7 @@ class Topics(BaseModel):
             self.segments,
             self.webhooks_retry,
             self.webhooks_dlq,
+            self.webhooks_attempts,
         ]
 
 
