@@ -1,0 +1,154 @@
+"""The admin API on the dispatcher's port: subscriptions, test sends, replays, metrics."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field, ValidationError
+
+from schemas.webhooks import Subscription
+from sinks.webhooks.deliveries import replayed
+from sinks.webhooks.dispatcher import Dispatcher, utcnow
+from sinks.webhooks.replay import chosen, read_dlq
+from sinks.webhooks.safety import UnsafeUrl, checked_address
+from sinks.webhooks.signing import new_secret
+from sinks.webhooks.subscriptions import UnknownSubscription
+
+
+class NewSubscription(BaseModel):
+    id: str | None = None
+    site_id: str
+    url: str
+    secret: str | None = None
+    description: str = ""
+    enabled: bool = True
+    events: list[str]
+    segments: list[str] = Field(default_factory=list)
+
+
+class ReplayRequest(BaseModel):
+    source: Literal["dlq", "range"] = "dlq"
+    since: datetime | None = None
+    until: datetime | None = None
+    subscription_id: str | None = None
+
+
+class ReplayResult(BaseModel):
+    replayed: int
+    delivery_ids: list[str]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:40] or "hook"
+
+
+def admin_router(dispatcher: Dispatcher) -> APIRouter:
+    settings = dispatcher.settings
+    store = dispatcher.store
+
+    def authorised(
+        authorization: Annotated[str | None, Header()] = None,
+        x_admin_token: Annotated[str | None, Header()] = None,
+    ) -> None:
+        given = x_admin_token or (authorization or "").removeprefix("Bearer ").strip()
+        if not secrets.compare_digest(given.encode(), settings.admin_token.encode()):
+            raise HTTPException(401, "admin token required")
+
+    def found(subscription_id: str) -> Subscription:
+        try:
+            return store.get(subscription_id)
+        except UnknownSubscription:
+            raise HTTPException(404, f"no subscription {subscription_id!r}") from None
+
+    router = APIRouter()
+    admin = APIRouter(prefix="/v1", dependencies=[Depends(authorised)])
+
+    @router.get("/ping")
+    async def ping() -> str:
+        return "ok"
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(
+            generate_latest(dispatcher.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, object]:
+        return {
+            "status": "ok",
+            "in_flight": dispatcher.in_flight,
+            "profiles_cached": dispatcher.state.profile_count(),
+            "counts": dict(dispatcher.counts),
+        }
+
+    @admin.get("/subscriptions")
+    async def list_subscriptions() -> list[dict[str, object]]:
+        return [s.public() for s in store.all()]
+
+    @admin.post("/subscriptions", status_code=201)
+    async def add_subscription(body: NewSubscription) -> dict[str, object]:
+        ident = body.id or f"{slug(body.site_id)}-{secrets.token_hex(4)}"
+        if store.find(ident) is not None:
+            raise HTTPException(409, f"subscription {ident!r} exists")
+        try:
+            subscription = Subscription(
+                **body.model_dump(exclude={"id", "secret"}),
+                id=ident,
+                secret=body.secret or new_secret(),
+            )
+            await checked_address(subscription.url, dispatcher.sender.allowed)
+        except (ValidationError, UnsafeUrl) as exc:
+            raise HTTPException(422, str(exc)) from exc
+        store.put(subscription)
+        return subscription.model_dump(mode="json")
+
+    @admin.delete("/subscriptions/{subscription_id}")
+    async def remove_subscription(subscription_id: str) -> dict[str, object]:
+        found(subscription_id)
+        return store.remove(subscription_id).public()
+
+    @admin.post("/subscriptions/{subscription_id}/enable")
+    async def enable(subscription_id: str) -> dict[str, object]:
+        found(subscription_id)
+        dispatcher.state.success(subscription_id)
+        return store.set_enabled(subscription_id, True, None).public()
+
+    @admin.post("/subscriptions/{subscription_id}/disable")
+    async def disable(subscription_id: str) -> dict[str, object]:
+        found(subscription_id)
+        return store.set_enabled(subscription_id, False, "disabled by an admin").public()
+
+    @admin.post("/subscriptions/{subscription_id}/test")
+    async def test(subscription_id: str) -> dict[str, object]:
+        result = await dispatcher.test(found(subscription_id))
+        return {
+            "ok": result.ok,
+            "status": result.status,
+            "latency_ms": result.latency_ms,
+            "error": result.error,
+        }
+
+    @admin.post("/replay")
+    async def replay(body: ReplayRequest) -> ReplayResult:
+        if body.subscription_id:
+            found(body.subscription_id)
+        now = utcnow()
+        if body.source == "dlq":
+            parked = chosen(await read_dlq(settings), body.since, body.until, body.subscription_id)
+            parked = [d for d in parked if not dispatcher.state.was_delivered(d.delivery_id)]
+        else:
+            since = body.since or datetime(1970, 1, 1, tzinfo=UTC)
+            parked = dispatcher.state.kept(since, body.until or now, body.subscription_id)
+        again = [replayed(d, settings.webhooks.max_attempts, now) for d in parked]
+        for delivery in again:
+            await dispatcher.send(settings.topics.webhooks_retry, delivery)
+        return ReplayResult(replayed=len(again), delivery_ids=[d.delivery_id for d in again])
+
+    router.include_router(admin)
+    return router

@@ -1,0 +1,171 @@
+"""The dispatcher's three readers: input topics, the retry topic, and the profile snapshots.
+
+Input and retry records start deliveries that run concurrently; their offsets are committed
+once every delivery they started is settled. A reader pauses its partitions while too many
+deliveries are held, so memory stays bounded and no partition is ever blocked by one slow
+endpoint: a delivery whose endpoint has too many waiting goes to the retry topic instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from pydantic import ValidationError
+
+from schemas.webhooks import Delivery
+from sinks.webhooks.dispatcher import Dispatcher, utcnow
+from sinks.webhooks.tracking import OffsetTracker
+
+log = logging.getLogger("footfall.webhooks")
+
+Handler = Callable[[TopicPartition, ConsumerRecord[Any, Any]], Awaitable[None]]
+
+
+class Forget(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, tracker: OffsetTracker) -> None:
+        self.tracker = tracker
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.tracker.forget(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
+
+
+class Reader:
+    """One consumer group: reads, hands records to ``handle``, commits settled offsets."""
+
+    def __init__(self, dispatcher: Dispatcher, group_id: str, topics: list[str], name: str) -> None:
+        self.dispatcher = dispatcher
+        self.tracker = OffsetTracker()
+        self.name = name
+        settings = dispatcher.settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=max(settings.session_timeout_ms // 5, 500),
+            max_poll_records=500,
+        )
+        self.consumer.subscribe(topics, listener=Forget(self.tracker))
+        self.paused = False
+
+    def settle(self, tp: TopicPartition, offset: int) -> Callable[[], None]:
+        return lambda: self.tracker.settled(tp, offset)
+
+    async def run(self, handle: Handler, stop: asyncio.Event) -> None:
+        await self.consumer.start()
+        committer = asyncio.create_task(self.commit_every(stop))
+        limit = self.dispatcher.settings.webhooks.max_in_flight
+        try:
+            while not stop.is_set():
+                self.throttle(limit)
+                polled = await self.consumer.getmany(timeout_ms=200, max_records=500)
+                for tp, records in polled.items():
+                    for record in records:
+                        await handle(tp, record)
+        finally:
+            await committer
+            await self.commit()
+            await self.consumer.stop()
+
+    def throttle(self, limit: int) -> None:
+        held = self.dispatcher.in_flight
+        assigned = self.consumer.assignment()
+        if held >= limit and not self.paused:
+            log.info("%s paused: %d deliveries held", self.name, held)
+            self.consumer.pause(*assigned)
+            self.paused = True
+        elif self.paused and held < limit // 2:
+            self.consumer.resume(*assigned)
+            self.paused = False
+
+    async def commit_every(self, stop: asyncio.Event) -> None:
+        interval = self.dispatcher.settings.webhooks.commit_interval_s
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                await self.commit()
+
+    async def commit(self) -> None:
+        positions = self.tracker.positions(self.consumer.assignment())
+        if not positions:
+            return
+        try:
+            await self.consumer.commit(positions)
+            self.tracker.committed_at(positions)
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            log.info("%s commit skipped (%s); it is retried", self.name, exc)
+
+
+class InputReader(Reader):
+    async def handle(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
+        dispatcher = self.dispatcher
+        dispatcher.metrics.input_records.labels(tp.topic).inc()
+        dispatcher.counts[f"read {tp.topic}"] += 1
+        intake = dispatcher.intake
+        triggers = intake.triggers(tp.topic, record.value)
+        now = utcnow()
+        deliveries = intake.deliveries(triggers, dispatcher.store.all(), now) if triggers else []
+        self.tracker.started(tp, record.offset, len(deliveries))
+        for delivery in deliveries:
+            dispatcher.hold(delivery, self.settle(tp, record.offset))
+
+
+class RetryReader(Reader):
+    async def handle(self, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
+        try:
+            delivery = Delivery.model_validate_json(record.value)
+        except ValidationError as exc:
+            log.warning("skipped a bad record on %s: %s", tp.topic, exc)
+            self.tracker.started(tp, record.offset, 0)
+            return
+        self.tracker.started(tp, record.offset, 1)
+        self.dispatcher.hold(delivery, self.settle(tp, record.offset))
+
+
+async def follow_profiles(dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+    """Keep the latest snapshot of every profile, resuming at the stored positions."""
+    settings = dispatcher.settings
+    topic = settings.topics.profiles
+    state = dispatcher.state
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = sorted(consumer.partitions_for_topic(topic) or [])
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        for tp in tps:
+            position = state.position(topic, tp.partition)
+            if position is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, position)
+        while not stop.is_set():
+            polled = await consumer.getmany(timeout_ms=200, max_records=2000)
+            snapshots: list[tuple[str, bytes | None]] = []
+            positions: dict[tuple[str, int], int] = {}
+            for tp, records in polled.items():
+                for record in records:
+                    if record.key is not None:
+                        snapshots.append((record.key.decode(errors="replace"), record.value))
+                positions[(tp.topic, tp.partition)] = records[-1].offset + 1
+            if positions:
+                state.put_profiles(snapshots, positions)
+    finally:
+        await consumer.stop()

@@ -1,0 +1,129 @@
+"""From an input record to the deliveries it causes, keeping the local cache up to date."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from footfall.config import Topics
+from schemas.webhooks import Delivery, ProfileSummary, Subscription
+from sinks.webhooks.deliveries import new_delivery
+from sinks.webhooks.settings import DeliveryPolicy
+from sinks.webhooks.state import DispatcherState
+from sinks.webhooks.summary import apply_cart, clean_traits, last_order_of, summarize
+from sinks.webhooks.triggers import (
+    BadInput,
+    Trigger,
+    journey_trigger,
+    order_triggers,
+    profile_id_of,
+    review_trigger,
+    segment_trigger,
+    wants,
+)
+
+log = logging.getLogger("footfall.webhooks")
+
+CART_EVENTS = frozenset({"cart_add", "cart_remove", "checkout_started", "order_placed"})
+
+
+class Intake:
+    def __init__(self, topics: Topics, state: DispatcherState, policy: DeliveryPolicy) -> None:
+        self.topics = topics
+        self.state = state
+        self.policy = policy
+
+    def triggers(self, topic: str, value: bytes | None) -> list[Trigger]:
+        """Update the cache from one record and return the triggers it causes."""
+        if value is None:
+            return []
+        try:
+            message = orjson.loads(value)
+            if not isinstance(message, dict):
+                raise BadInput("not a JSON object")
+            if topic == self.topics.journey:
+                return [journey_trigger(message)]
+            if topic == self.topics.segments:
+                trigger = segment_trigger(message)
+                self.state.set_membership(
+                    trigger.site_id,
+                    str(trigger.profile_id),
+                    str(trigger.segment),
+                    message["change"] == "entered",
+                )
+                return [trigger]
+            if topic == self.topics.events:
+                return self.from_event(message)
+        except (orjson.JSONDecodeError, BadInput, KeyError) as exc:
+            log.warning("skipped a record on %s: %s", topic, exc)
+        return []
+
+    def from_event(self, event: dict[str, Any]) -> list[Trigger]:
+        site = str(event.get("site_id", ""))
+        kind = event.get("type")
+        anonymous = str(event.get("anonymous_id", ""))
+        customer = event.get("customer_id")
+        if customer and anonymous and self.state.linked(site, anonymous) is None:
+            self.state.link(site, anonymous, str(customer))
+            self.move_cart(site, f"anon-{anonymous}", str(customer))
+        profile_id = profile_id_of(event, self.state.linked(site, anonymous))
+        if kind in CART_EVENTS:
+            cart = apply_cart(self.state.cart(site, profile_id), event)
+            self.state.set_cart(site, profile_id, cart)
+        if kind == "identify":
+            traits = clean_traits((event.get("properties") or {}).get("traits"))
+            if traits:
+                self.state.merge_traits(site, profile_id, traits)
+        if kind == "order_placed":
+            order = last_order_of(event)
+            if order is None:
+                raise BadInput("order without id, total or currency")
+            first = self.state.record_order(site, profile_id, order)
+            return order_triggers(event, profile_id, first)
+        if kind == "review":
+            return review_trigger(event, profile_id, self.policy.low_rating_max)
+        return []
+
+    def move_cart(self, site: str, from_profile: str, to_profile: str) -> None:
+        held = self.state.cart(site, from_profile)
+        if held.items and not self.state.cart(site, to_profile).items:
+            self.state.set_cart(site, to_profile, held)
+
+    def summary(self, site: str, profile_id: str | None) -> ProfileSummary | None:
+        if profile_id is None:
+            return None
+        snapshot = self.state.profile(site, profile_id)
+        cart = self.state.cart(site, profile_id)
+        if not cart.items and snapshot:
+            for anonymous in snapshot.get("anonymous_ids") or []:
+                cart = self.state.cart(site, f"anon-{anonymous}")
+                if cart.items:
+                    break
+        return summarize(
+            profile_id,
+            snapshot,
+            self.state.segments(site, profile_id),
+            cart,
+            self.state.traits(site, profile_id),
+            self.state.last_order(site, profile_id),
+        )
+
+    def deliveries(
+        self, triggers: list[Trigger], subscriptions: list[Subscription], now: datetime
+    ) -> list[Delivery]:
+        made = []
+        for trigger in triggers:
+            chosen = [s for s in subscriptions if wants(s, trigger)]
+            if not chosen:
+                continue
+            profile = self.summary(trigger.site_id, trigger.profile_id)
+            for subscription in chosen:
+                delivery = new_delivery(
+                    subscription, trigger, profile, self.policy.max_attempts, now
+                )
+                self.state.keep(delivery)
+                made.append(delivery)
+        return made

@@ -1,0 +1,114 @@
+"""Subscriptions kept in a TOML file of ``[[subscription]]`` tables.
+
+The file is the source of truth: it is read at start, and every change made over the admin
+API (add, remove, enable, disable) is written back to it atomically.
+
+```toml
+[[subscription]]
+id = "crm"
+site_id = "demo"
+url = "https://crm.example.com/hooks/footfall"
+secret = "whsec_…"
+description = "Cart recovery e-mails"
+enabled = true
+events = ["journey.cart_abandoned", "segment.entered"]
+segments = ["champions"]
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.webhooks import Subscription
+
+
+class SubscriptionError(ValueError):
+    """A subscription file or change that cannot be accepted."""
+
+
+class UnknownSubscription(KeyError):
+    """No subscription with that id."""
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are valid TOML basic-string escapes
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    raise SubscriptionError(f"cannot write {value!r} to TOML")
+
+
+def to_toml(subscriptions: list[Subscription]) -> str:
+    blocks = []
+    for subscription in subscriptions:
+        lines = ["[[subscription]]"]
+        for name, value in subscription.model_dump(exclude_none=True).items():
+            lines.append(f"{name} = {toml_value(value)}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def from_toml(text: str) -> list[Subscription]:
+    try:
+        tables = tomllib.loads(text).get("subscription", [])
+        subscriptions = [Subscription.model_validate(table) for table in tables]
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise SubscriptionError(f"bad subscriptions file: {exc}") from exc
+    ids = [s.id for s in subscriptions]
+    if len(set(ids)) != len(ids):
+        raise SubscriptionError(f"duplicate subscription ids in {ids}")
+    return subscriptions
+
+
+class SubscriptionStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.by_id: dict[str, Subscription] = {}
+        if path.exists():
+            self.by_id = {s.id: s for s in from_toml(path.read_text())}
+
+    def all(self) -> list[Subscription]:
+        return list(self.by_id.values())
+
+    def get(self, subscription_id: str) -> Subscription:
+        try:
+            return self.by_id[subscription_id]
+        except KeyError:
+            raise UnknownSubscription(subscription_id) from None
+
+    def find(self, subscription_id: str) -> Subscription | None:
+        return self.by_id.get(subscription_id)
+
+    def put(self, subscription: Subscription) -> Subscription:
+        self.by_id[subscription.id] = subscription
+        self.save()
+        return subscription
+
+    def remove(self, subscription_id: str) -> Subscription:
+        gone = self.get(subscription_id)
+        del self.by_id[subscription_id]
+        self.save()
+        return gone
+
+    def set_enabled(self, subscription_id: str, enabled: bool, reason: str | None) -> Subscription:
+        updated = self.get(subscription_id).model_copy(
+            update={"enabled": enabled, "disabled_reason": None if enabled else reason}
+        )
+        return self.put(updated)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".toml.tmp")
+        partial.write_text(to_toml(self.all()))
+        os.replace(partial, self.path)
