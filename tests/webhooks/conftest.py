@@ -21,9 +21,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from footfall.config import FootfallSettings, Topics
 from footfall.kafka import ensure_topics
 from footfall.stack import broker_binary, free_port, port_open
+from schemas.webhooks import Subscription
 from sinks.webhooks.signing import new_secret
 from sinks.webhooks.subscriptions import to_toml
-from schemas.webhooks import Subscription
 from tests.webhooks.receiver import Receiver
 
 ADMIN_TOKEN = "test-admin"
@@ -53,7 +53,8 @@ def broker(tmp_path: Path) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 10
         while not port_open(port):
-            assert process.poll() is None and time.monotonic() < deadline, "broker did not start"
+            assert process.poll() is None, "broker exited"
+            assert time.monotonic() < deadline, "broker did not start"
             time.sleep(0.05)
         bootstrap = f"127.0.0.1:{port}"
         settings = FootfallSettings(kafka_bootstrap_servers=bootstrap, partitions=PARTITIONS)

@@ -99,6 +99,7 @@ class Receiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self.server is not None and self.thread is not None
+        assert self.server is not None
+        assert self.thread is not None
         self.server.should_exit = True
         self.thread.join(10)
