@@ -33,6 +33,7 @@ class StackSettings(FootfallSettings):
     collector_port: int = 8000
     worker_port: int = 6066
     sink_port: int = 8123
+    webhooks_port: int = 8125
     clickhouse_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("CLICKHOUSE_URL", "FOOTFALL_CLICKHOUSE_URL"),
@@ -62,6 +63,10 @@ class StackSettings(FootfallSettings):
     @property
     def worker_url(self) -> str:
         return f"http://127.0.0.1:{self.worker_port}"
+
+    @property
+    def webhooks_url(self) -> str:
+        return f"http://127.0.0.1:{self.webhooks_port}"
 
 
 def broker_binary() -> Path:
@@ -160,6 +165,18 @@ class Stack:
                 },
                 lambda: http_ok(f"{s.sink_url}/ping"),
                 f"{s.sink_url} (read-only SQL)",
+            ),
+            Child(
+                "webhooks",
+                [python, "-m", "sinks.webhooks"],
+                common
+                | {
+                    "FOOTFALL_PORT": str(s.webhooks_port),
+                    "FOOTFALL_ADMIN_TOKEN": s.admin_token,
+                    "FOOTFALL_DATA_DIR": str((s.data_dir / "webhooks").resolve()),
+                },
+                lambda: http_ok(f"{s.webhooks_url}/ping"),
+                f"{s.webhooks_url} (webhook dispatcher, admin API)",
             ),
             Child(
                 "worker",
