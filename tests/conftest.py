@@ -19,6 +19,7 @@ def stack_settings_for(tmp: Path, **overrides: object) -> StackSettings:
         "collector_port": free_port(),
         "worker_port": free_port(),
         "sink_port": free_port(),
+        "webhooks_port": free_port(),
         "start_timeout_s": 60.0,
     }
     return StackSettings(**(values | overrides))  # type: ignore[arg-type]
