@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import Stack, StackError, StackSettings
+from sinks.webhooks.cli import webhooks_app
 
 app = typer.Typer(
     help="Footfall: real-time customer behaviour, journeys and segments for online stores.",
@@ -275,6 +276,39 @@ def migrate(
     for migration in migrations:
         state = "pending" if migration.version in waiting else "applied"
         console.print(f"{migration.version:04d}_{migration.name}: {state}")
+
+
+app.add_typer(webhooks_app, name="webhooks")
+bench_app = typer.Typer(
+    help="Benchmarks, each printed next to a baseline measured in the same run.",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("webhooks")
+def bench_webhooks(
+    deliveries: Annotated[int, typer.Option(help="Orders sent for the throughput run.")] = 2000,
+    lag_samples: Annotated[int, typer.Option(help="Orders sent one at a time for lag.")] = 100,
+    concurrency: Annotated[int, typer.Option(help="Dispatcher slots per endpoint.")] = 4,
+) -> None:
+    """Webhook deliveries/s to a local receiver, and collector-to-webhook lag p50/p95."""
+    from sinks.webhooks.bench import run_bench
+
+    with console.status("benchmarking webhooks…") as status:
+        report = run_bench(deliveries, lag_samples, concurrency, on_progress=status.update)
+    console.print(
+        f"deliveries/s     {report.deliveries_per_s:8.0f}  ({report.deliveries} orders, "
+        f"collector → Kafka → dispatcher → receiver, {concurrency} slots)"
+    )
+    console.print(
+        f"baseline/s       {report.baseline_per_s:8.0f}  (same receiver, direct POSTs, "
+        f"{concurrency} concurrent)"
+    )
+    console.print(
+        f"lag p50 / p95    {report.lag_p50_ms:6.0f} / {report.lag_p95_ms:.0f} ms  "
+        f"(collector POST → webhook arrival, {report.lag_samples} orders one at a time)"
+    )
 
 
 if __name__ == "__main__":
