@@ -12,6 +12,7 @@ from sinks.webhooks.settings import WebhookSettings
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = WebhookSettings()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 

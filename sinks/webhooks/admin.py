@@ -82,7 +82,7 @@ def admin_router(dispatcher: Dispatcher) -> APIRouter:
     async def healthz() -> dict[str, object]:
         return {
             "status": "ok",
-            "in_flight": dispatcher.in_flight,
+            "held": {k: e.held for k, e in dispatcher.endpoints.items()},
             "profiles_cached": dispatcher.state.profile_count(),
             "counts": dict(dispatcher.counts),
         }

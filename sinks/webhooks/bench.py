@@ -170,6 +170,8 @@ def run_bench(
             )
             created.raise_for_status()
 
+            on_progress("warming up (consumer groups joining)")
+            asyncio.run(measure_lag(settings.collector_url, arrivals, 1))
             on_progress(f"throughput: {deliveries} orders through the collector")
             batch = orders(deliveries, "t")
             started = time.time()

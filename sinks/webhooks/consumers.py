@@ -2,8 +2,8 @@
 
 Input and retry records start deliveries that run concurrently; their offsets are committed
 once every delivery they started is settled. A reader pauses its partitions while too many
-deliveries are held, so memory stays bounded and no partition is ever blocked by one slow
-endpoint: a delivery whose endpoint has too many waiting goes to the retry topic instead.
+of its deliveries are held, so memory stays bounded, and no partition is held back by one slow
+endpoint for long: a delivery that waits too long for a slot goes to the retry topic instead.
 """
 
 from __future__ import annotations
@@ -54,12 +54,19 @@ class Reader:
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=max(settings.session_timeout_ms // 5, 500),
             max_poll_records=500,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
         )
         self.consumer.subscribe(topics, listener=Forget(self.tracker))
         self.paused = False
+        self.held = 0
 
-    def settle(self, tp: TopicPartition, offset: int) -> Callable[[], None]:
-        return lambda: self.tracker.settled(tp, offset)
+    def hold(self, delivery: Delivery, tp: TopicPartition, offset: int) -> None:
+        self.held += 1
+        task = self.dispatcher.hold(delivery, lambda: self.tracker.settled(tp, offset))
+        task.add_done_callback(self.release)
+
+    def release(self, _: object) -> None:
+        self.held -= 1
 
     async def run(self, handle: Handler, stop: asyncio.Event) -> None:
         await self.consumer.start()
@@ -78,7 +85,7 @@ class Reader:
             await self.consumer.stop()
 
     def throttle(self, limit: int) -> None:
-        held = self.dispatcher.in_flight
+        held = self.held
         assigned = self.consumer.assignment()
         if held >= limit and not self.paused:
             log.info("%s paused: %d deliveries held", self.name, held)
@@ -118,7 +125,7 @@ class InputReader(Reader):
         deliveries = intake.deliveries(triggers, dispatcher.store.all(), now) if triggers else []
         self.tracker.started(tp, record.offset, len(deliveries))
         for delivery in deliveries:
-            dispatcher.hold(delivery, self.settle(tp, record.offset))
+            self.hold(delivery, tp, record.offset)
 
 
 class RetryReader(Reader):
@@ -130,7 +137,7 @@ class RetryReader(Reader):
             self.tracker.started(tp, record.offset, 0)
             return
         self.tracker.started(tp, record.offset, 1)
-        self.dispatcher.hold(delivery, self.settle(tp, record.offset))
+        self.hold(delivery, tp, record.offset)
 
 
 async def follow_profiles(dispatcher: Dispatcher, stop: asyncio.Event) -> None:

@@ -40,7 +40,6 @@ from sinks.webhooks.triggers import Trigger
 
 log = logging.getLogger("footfall.webhooks")
 
-DEFER_S = 1.0
 OUTCOMES: dict[str, Outcome] = {"delivered": "delivered", "retry": "failed", "dead": "dead"}
 
 
@@ -67,7 +66,6 @@ class Dispatcher:
     metrics: DeliveryMetrics
     rng: random.Random = field(default_factory=random.Random)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
-    in_flight: int = 0
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @property
@@ -84,7 +82,6 @@ class Dispatcher:
         """Run ``delivery`` when it is due; ``settle`` is called once its outcome is stored."""
         endpoint = self.endpoint(delivery.subscription_id)
         endpoint.held += 1
-        self.in_flight += 1
         self.metrics.backlog.labels(delivery.subscription_id).set(endpoint.held)
 
         async def run() -> None:
@@ -96,7 +93,6 @@ class Dispatcher:
                 settle()
             finally:
                 endpoint.held -= 1
-                self.in_flight -= 1
                 self.metrics.backlog.labels(delivery.subscription_id).set(endpoint.held)
 
         task = asyncio.create_task(run(), name=f"delivery {delivery.delivery_id}")
@@ -117,16 +113,19 @@ class Dispatcher:
             self.counts["parked"] += 1
             return
         endpoint = self.endpoint(subscription.id)
-        if endpoint.waiting >= self.settings.webhooks.endpoint_max_waiting:
+        policy = self.settings.webhooks
+        endpoint.waiting += 1
+        try:
+            await asyncio.wait_for(endpoint.slots.acquire(), policy.endpoint_wait_s)
+        except TimeoutError:
+            # A slow endpoint: hand the delivery to the retry topic, same attempt number,
+            # and free the input for the other endpoints.
             later = delivery.model_copy(
-                update={"next_attempt_at": utcnow() + timedelta(seconds=DEFER_S)}
+                update={"next_attempt_at": utcnow() + timedelta(seconds=policy.endpoint_wait_s)}
             )
             await self.send(self.topics.webhooks_retry, later)
             self.counts["deferred"] += 1
             return
-        endpoint.waiting += 1
-        try:
-            await endpoint.slots.acquire()
         finally:
             endpoint.waiting -= 1
         try:

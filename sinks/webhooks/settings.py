@@ -30,10 +30,14 @@ class DeliveryPolicy(BaseModel):
     retry_after_max_s: float = Field(default=24 * 3600.0, gt=0)
     response_max_bytes: int = Field(default=64 * 1024, ge=0)
     endpoint_concurrency: int = Field(default=4, ge=1, description="In-flight per endpoint.")
-    endpoint_max_waiting: int = Field(
-        default=200, ge=1, description="Queued per endpoint before deferring to the retry topic."
+    endpoint_wait_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest wait for a slot before deferring to the retry topic.",
     )
-    max_in_flight: int = Field(default=2000, ge=1, description="Pending before pausing input.")
+    max_in_flight: int = Field(
+        default=1000, ge=1, description="Deliveries held per reader before it pauses its input."
+    )
     disable_after_failures: int = Field(default=50, ge=1, description="Consecutive failures …")
     disable_after_s: float = Field(default=24 * 3600.0, ge=0, description="… over this long.")
     allow_networks: list[str] = Field(
@@ -52,6 +56,9 @@ class WebhookSettings(FootfallSettings):
     data_dir: Path = Path(".footfall/webhooks")
     group_id: str = "footfall-webhooks"
     session_timeout_ms: int = Field(default=10_000, ge=1000)
+    fetch_max_wait_ms: int = Field(
+        default=50, ge=1, description="Longest wait of a fetch: bounds the added latency."
+    )
     webhooks: DeliveryPolicy = DeliveryPolicy()
 
     @property
