@@ -206,19 +206,44 @@ class Stack:
             for child in self.children:
                 on_progress(f"starting {child.name}")
                 child.log_path = logs / f"{child.name}.log"
-                with child.log_path.open("ab") as log_file:
-                    child.process = subprocess.Popen(
-                        child.command,
-                        env=os.environ | child.env,
-                        stdout=log_file,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                self.wait_ready(child)
+                self.launch(child)
                 on_progress(f"{child.name} ready at {child.listens}")
         except BaseException:
             self.stop()
             raise
+
+    def launch(self, child: Child) -> None:
+        """Start one child process and wait until it is ready."""
+        assert child.log_path is not None
+        with child.log_path.open("ab") as log_file:
+            child.process = subprocess.Popen(
+                child.command,
+                env=os.environ | child.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.wait_ready(child)
+
+    def child(self, name: str) -> Child:
+        for child in self.children:
+            if child.name == name:
+                return child
+        raise KeyError(name)
+
+    def kill(self, name: str) -> None:
+        """``kill -9`` one child, as a crash would (used by failure tests)."""
+        process = self.child(name).process
+        if process is not None:
+            process.kill()
+            process.wait(10)
+
+    def restart(self, name: str) -> None:
+        """Start a stopped or crashed child again with the same settings."""
+        child = self.child(name)
+        if child.alive():
+            raise StackError(f"{name} is still running")
+        self.launch(child)
 
     def wait_ready(self, child: Child) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s

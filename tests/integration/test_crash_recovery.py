@@ -1,0 +1,110 @@
+"""Crashes lose nothing that was acknowledged and count nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from footfall.demo.report import progress, wait_until_queryable
+from footfall.demo.sender import SendReport, send_all
+from footfall.sqlclient import SqlClient
+from footfall.stack import Stack
+from tests.integration.test_end_to_end import synthetic_events
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+
+def ground_truth(events: list[dict[str, Any]]) -> dict[str, tuple[int, int, Decimal]]:
+    truth: dict[str, list[Any]] = defaultdict(lambda: [0, 0, Decimal(0)])
+    for event in events:
+        entry = truth[event["customer_id"]]
+        entry[0] += 1
+        if event["type"] == "order_placed":
+            entry[1] += 1
+            entry[2] += Decimal(event["properties"]["total"])
+    return {key: (n, orders, revenue) for key, (n, orders, revenue) in truth.items()}
+
+
+def stored_profiles(sql: SqlClient) -> dict[str, tuple[int, int, Decimal]]:
+    rows = sql.rows(
+        "SELECT profile_id, event_count, orders, toString(revenue) AS revenue "
+        "FROM profiles FINAL WHERE merged_into = ''"
+    )
+    return {
+        r["profile_id"]: (int(r["event_count"]), int(r["orders"]), Decimal(r["revenue"]))
+        for r in rows
+    }
+
+
+def send_in_background(
+    stack: Stack, events: list[dict[str, Any]]
+) -> tuple[threading.Thread, SendReport]:
+    report = SendReport()
+
+    def run() -> None:
+        result = asyncio.run(
+            send_all(
+                stack.settings.collector_url,
+                [("demo-secret-key", events)],
+                batch_size=25,
+                concurrency=2,
+            )
+        )
+        report.__dict__.update(result.__dict__)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, report
+
+
+def wait_for_folded(sql: SqlClient, at_least: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while progress(sql).profile_events < at_least:
+        assert time.monotonic() < deadline, f"fewer than {at_least} events folded in {timeout}s"
+        time.sleep(0.2)
+
+
+def test_worker_killed_mid_stream_recovers_with_exact_profiles(
+    stack: Stack, sql: SqlClient
+) -> None:
+    events = synthetic_events(customers=60, total=8000, seed=21)
+    thread, report = send_in_background(stack, events)
+    wait_for_folded(sql, 2500)
+
+    stack.kill("worker")  # kill -9 in the middle of the stream
+    killed_at = time.monotonic()
+    stack.restart("worker")
+    before = progress(sql).profile_events
+    wait_for_folded(sql, before + 1, timeout=180)
+    print(f"worker processing again {time.monotonic() - killed_at:.1f}s after kill -9")
+
+    thread.join(timeout=180)
+    assert not thread.is_alive()
+    assert report.accepted == len(events)
+    wait_until_queryable(sql, len(events), timeout=180)
+    assert stored_profiles(sql) == ground_truth(events)
+    assert sql.scalar("SELECT count() FROM events") == len(events)
+
+
+def test_sink_killed_mid_stream_stores_each_event_once(stack: Stack, sql: SqlClient) -> None:
+    events = synthetic_events(customers=40, total=6000, seed=22)
+    thread, report = send_in_background(stack, events)
+    deadline = time.monotonic() + 120
+    while progress(sql).events < 1500:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    stack.kill("sink")
+    stack.restart("sink")
+    thread.join(timeout=180)
+    assert report.accepted == len(events)
+    wait_until_queryable(sql, len(events), timeout=180)
+    assert sql.scalar("SELECT count() FROM events") == len(events)
+    assert sql.scalar("SELECT uniqExact(event_id) FROM events") == len(events)
+    assert stored_profiles(sql) == ground_truth(events)
