@@ -147,6 +147,15 @@ def resolve_key(
     return collector.keys.get(key) if isinstance(key, str) else None
 
 
+def same_origin(origin: str, request: Request) -> bool:
+    """The collector's own pages (the demo shop) may always send events."""
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def origin_allowed(origin: str, site: Site, request: Request) -> bool:
+    return origin in site.allowed_origins or same_origin(origin, request)
+
+
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     settings = settings or CollectorSettings()
 
@@ -215,7 +224,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
             return error(401, "unknown or missing write key")
         site, verified = resolved
         origin = request.headers.get("origin")
-        if origin and not verified and origin not in site.allowed_origins:
+        if origin and not verified and not origin_allowed(origin, site, request):
             return error(403, f"origin {origin} is not allowed for site {site.site_id}")
         raw_events: list[Any] = data["batch"]
         if len(raw_events) > settings.max_batch_events:
