@@ -23,7 +23,7 @@ class DeliveryPolicy(BaseModel):
     )
     timeout_s: float = Field(default=10.0, gt=0, description="Whole attempt, connect to body.")
     connect_timeout_s: float = Field(default=3.0, gt=0)
-    max_attempts: int = Field(default=10, ge=1)
+    max_attempts: int = Field(default=12, ge=1)
     backoff_base_s: float = Field(default=30.0, gt=0, description="Delay before attempt 2.")
     backoff_max_s: float = Field(default=6 * 3600.0, gt=0, description="Longest single delay.")
     jitter: float = Field(default=0.5, ge=0, le=1, description="Share of a delay made random.")
