@@ -19,6 +19,7 @@ segments = ["champions"]
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tomllib
 from pathlib import Path
@@ -27,6 +28,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.webhooks import Subscription
+
+log = logging.getLogger("footfall.webhooks")
 
 
 class SubscriptionError(ValueError):
@@ -72,25 +75,55 @@ def from_toml(text: str) -> list[Subscription]:
 
 
 class SubscriptionStore:
+    """The subscriptions, re-read when the file is edited by hand while running.
+
+    A file that fails to parse at start stops the process; one broken by an edit while
+    running is reported and the last good subscriptions stay in use.
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.by_id: dict[str, Subscription] = {}
-        if path.exists():
-            self.by_id = {s.id: s for s in from_toml(path.read_text())}
+        self.seen: float | None = None
+        self.refresh(strict=True)
+
+    def modified(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def refresh(self, strict: bool = False) -> None:
+        stamp = self.modified()
+        if stamp == self.seen:
+            return
+        self.seen = stamp
+        if stamp is None:
+            return
+        try:
+            self.by_id = {s.id: s for s in from_toml(self.path.read_text())}
+        except SubscriptionError:
+            if strict:
+                raise
+            log.error("kept the previous subscriptions: %s is invalid", self.path, exc_info=True)
 
     def all(self) -> list[Subscription]:
+        self.refresh()
         return list(self.by_id.values())
 
     def get(self, subscription_id: str) -> Subscription:
+        self.refresh()
         try:
             return self.by_id[subscription_id]
         except KeyError:
             raise UnknownSubscription(subscription_id) from None
 
     def find(self, subscription_id: str) -> Subscription | None:
+        self.refresh()
         return self.by_id.get(subscription_id)
 
     def put(self, subscription: Subscription) -> Subscription:
+        self.refresh()
         self.by_id[subscription.id] = subscription
         self.save()
         return subscription
@@ -112,3 +145,4 @@ class SubscriptionStore:
         partial = self.path.with_suffix(".toml.tmp")
         partial.write_text(to_toml(self.all()))
         os.replace(partial, self.path)
+        self.seen = self.modified()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -139,6 +140,17 @@ def test_subscriptions_round_trip_through_the_toml_file(tmp_path: Path) -> None:
     reread = SubscriptionStore(tmp_path / "subs.toml").get("crm")
     assert reread.enabled is False
     assert reread.disabled_reason == "410"
+
+
+def test_a_hand_edited_file_is_picked_up_and_a_broken_edit_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "subs.toml"
+    store = SubscriptionStore(path)
+    assert store.all() == []
+    path.write_text(to_toml([sub(["order.placed"])]))
+    assert [s.id for s in store.all()] == ["crm"]
+    path.write_text("[[subscription]]\nid = ")
+    os.utime(path, (1, 1))
+    assert [s.id for s in store.all()] == ["crm"]
 
 
 def test_offsets_commit_only_below_the_first_unsettled_record() -> None:
