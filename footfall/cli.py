@@ -86,6 +86,7 @@ def up(
     broker_port: Port = None,
     sink_port: Port = None,
     worker_port: Port = None,
+    webhooks_port: Port = None,
 ) -> None:
     """Start the local stack (broker, collector, worker, ClickHouse sink) until Ctrl-C."""
     settings = stack_settings(
@@ -94,6 +95,7 @@ def up(
         broker_port=broker_port,
         sink_port=sink_port,
         worker_port=worker_port,
+        webhooks_port=webhooks_port,
     )
     terminate_on_sigterm()
     stack = start_stack(settings)
