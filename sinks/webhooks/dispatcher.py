@@ -116,7 +116,8 @@ class Dispatcher:
         policy = self.settings.webhooks
         endpoint.waiting += 1
         try:
-            await asyncio.wait_for(endpoint.slots.acquire(), policy.endpoint_wait_s)
+            async with asyncio.timeout(policy.endpoint_wait_s):
+                await endpoint.slots.acquire()
         except TimeoutError:
             # A slow endpoint: hand the delivery to the retry topic, same attempt number,
             # and free the input for the other endpoints.
