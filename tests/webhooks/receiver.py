@@ -2,7 +2,8 @@
 
 Each path behaves differently: ``/ok`` answers 204, ``/flaky`` fails twice per delivery id
 and then succeeds, ``/dead`` answers 500 until ``revive()``, ``/slow`` takes a while,
-``/gone`` answers 410. Every request is verified with the ``standardwebhooks`` library.
+``/gone`` answers 410, ``/busy`` answers 503 with ``Retry-After: 1`` once per delivery id.
+Every request is verified with the ``standardwebhooks`` library.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     tries: Counter[tuple[str, str]] = field(default_factory=Counter)
     alive: bool = False
+    concurrent: Counter[str] = field(default_factory=Counter)
+    most_concurrent: Counter[str] = field(default_factory=Counter)
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +63,8 @@ class Receiver:
             return 200 if self.alive else 500
         if path == "gone":
             return 410
+        if path == "busy":
+            return 503 if self.tries[(path, delivery_id)] == 1 else 200
         return 204
 
     async def hook(self, request: Request) -> Response:
@@ -70,13 +75,18 @@ class Receiver:
             verified = True
         except WebhookVerificationError:
             body, verified = None, False
+        with self.lock:
+            self.concurrent[path] += 1
+            self.most_concurrent[path] = max(self.most_concurrent[path], self.concurrent[path])
         if path == "slow":
             await asyncio.sleep(self.slow_s)
         delivery_id = request.headers.get("webhook-id", "")
         with self.lock:
+            self.concurrent[path] -= 1
             status = self.answer(path, delivery_id)
             self.received.append(Received(path, delivery_id, body, verified, status, time.time()))
-        return Response(status_code=status)
+        headers = {"retry-after": "1"} if status == 503 else {}
+        return Response(status_code=status, headers=headers)
 
     def hits(self, path: str) -> list[Received]:
         with self.lock:

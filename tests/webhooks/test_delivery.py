@@ -98,7 +98,12 @@ def test_signed_payload_carries_the_event_and_profile_summary(
 def test_flaky_receiver_gets_each_event_once_after_three_logged_attempts(
     broker: str, receiver: Receiver, make_dispatcher: Any
 ) -> None:
-    make_dispatcher([subscription(receiver, "flaky", ["order.placed"])])
+    make_dispatcher(
+        [
+            subscription(receiver, "flaky", ["order.placed"]),
+            subscription(receiver, "busy", ["order.placed"]),
+        ]
+    )
     orders = [order(f"c{n}", n) for n in range(3)]
     produce(broker, TOPICS.events, orders)
 
@@ -123,9 +128,40 @@ def test_flaky_receiver_gets_each_event_once_after_three_logged_attempts(
 
     wait_for(lambda: sum(len(v) for v in logged().values()) >= 9, 20, "nine attempt records")
     attempts = logged()
-    assert set(attempts) == {hit.delivery_id for hit in successes}
-    for records in attempts.values():
-        assert sorted(records) == [(1, "failed", 500), (2, "failed", 500), (3, "delivered", 200)]
+    flaky_ids = {hit.delivery_id for hit in successes}
+    assert flaky_ids <= set(attempts)
+    for delivery_id in flaky_ids:
+        assert sorted(attempts[delivery_id]) == [
+            (1, "failed", 500),
+            (2, "failed", 500),
+            (3, "delivered", 200),
+        ]
+
+    # The busy endpoint asked for one second with Retry-After, instead of the 0.3 s backoff.
+    wait_for(lambda: len(receiver.successes("busy")) >= 3, 20, "the busy endpoint's deliveries")
+    for hit in receiver.successes("busy"):
+        (refused,) = [
+            h for h in receiver.hits("busy") if h.delivery_id == hit.delivery_id and h.status == 503
+        ]
+        assert hit.at - refused.at >= 0.95
+
+
+def test_a_slow_endpoint_keeps_its_limit_and_does_not_hold_back_another(
+    broker: str, receiver: Receiver, make_dispatcher: Any
+) -> None:
+    make_dispatcher(
+        [
+            subscription(receiver, "slow", ["order.placed"]),
+            subscription(receiver, "ok", ["order.placed"]),
+        ],
+        endpoint_concurrency=2,
+    )
+    produce(broker, TOPICS.events, [order(f"s{n}", n) for n in range(20)])
+    wait_for(lambda: len(receiver.successes("ok")) == 20, 30, "the fast endpoint")
+    # 20 deliveries, two at a time, 0.3 s each: the slow endpoint needs at least 3 s.
+    assert len(receiver.successes("slow")) < 20
+    wait_for(lambda: len(receiver.successes("slow")) == 20, 30, "the slow endpoint")
+    assert receiver.most_concurrent["slow"] == 2
 
 
 def test_a_dead_receiver_ends_in_the_dlq_and_replay_delivers(
