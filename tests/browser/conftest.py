@@ -1,0 +1,89 @@
+"""Real-browser fixtures: Debian's Chromium driven by Playwright (no browser download)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from footfall.stack import Stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    if not shutil.which("chromium"):
+        pytest.skip("Chromium is not installed (deploy/local/install.sh installs it as root)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def kafka_events(stack: Stack, match: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """Every event on the events topic, from the beginning, that ``match`` accepts."""
+
+    async def read() -> list[dict[str, Any]]:
+        consumer = AIOKafkaConsumer(
+            stack.settings.topics.events,
+            bootstrap_servers=stack.settings.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        found: list[dict[str, Any]] = []
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=1000)
+                if not batch:
+                    return found
+                for records in batch.values():
+                    for record in records:
+                        event = orjson.loads(record.value)
+                        if match(event):
+                            found.append(event)
+        finally:
+            await consumer.stop()
+
+    # Playwright's sync API owns this thread's event loop: read Kafka from another thread.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result()
+
+
+def wait_for_events(
+    stack: Stack, match: Callable[[dict[str, Any]], bool], count: int, timeout: float = 30
+) -> list[dict[str, Any]]:
+    """Poll Kafka until at least ``count`` matching events are there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = kafka_events(stack, match)
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
