@@ -176,6 +176,52 @@ def transition_row(transition: dict[str, Any]) -> list[Any]:
     ]
 
 
+SEGMENT_COLUMNS = ("site_id", "profile_id", "segment", "change", "cause", "event_id", "at")
+
+
+def segment_row(change: dict[str, Any]) -> list[Any]:
+    return [
+        change["site_id"],
+        change["profile_id"],
+        change["segment"],
+        change["change"],
+        change.get("cause") or "",
+        change.get("event_id") or "",
+        when(change["at"]),
+    ]
+
+
+ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "subscription_id",
+    "site_id",
+    "event_kind",
+    "url",
+    "attempt",
+    "status",
+    "outcome",
+    "latency_ms",
+    "error",
+    "at",
+)
+
+
+def attempt_row(attempt: dict[str, Any]) -> list[Any]:
+    return [
+        attempt["delivery_id"],
+        attempt["subscription_id"],
+        attempt["site_id"],
+        attempt["event_kind"],
+        attempt["url"],
+        int(attempt["attempt"]),
+        int(attempt.get("status") or 0),
+        attempt["outcome"],
+        float(attempt.get("latency_ms") or 0),
+        attempt.get("error") or "",
+        when(attempt["at"]),
+    ]
+
+
 DLQ_COLUMNS = (
     "site_id",
     "event_id",
@@ -229,3 +275,5 @@ def to_row(table: Table, value: bytes | None) -> list[Any]:
 EVENTS = Table("events", EVENT_COLUMNS, event_row)
 PROFILES = Table("profiles", PROFILE_COLUMNS, profile_row)
 TRANSITIONS = Table("journey_transitions", TRANSITION_COLUMNS, transition_row)
+SEGMENT_CHANGES = Table("segment_changes", SEGMENT_COLUMNS, segment_row)
+WEBHOOK_ATTEMPTS = Table("webhook_deliveries", ATTEMPT_COLUMNS, attempt_row)

@@ -22,7 +22,9 @@ from sinks.rows import (
     DLQ_COLUMNS,
     EVENTS,
     PROFILES,
+    SEGMENT_CHANGES,
     TRANSITIONS,
+    WEBHOOK_ATTEMPTS,
     BadMessage,
     Table,
     decode,
@@ -71,6 +73,8 @@ class ClickHouseWriter:
             topics.events: EVENTS,
             topics.profiles: PROFILES,
             topics.journey: TRANSITIONS,
+            topics.segments: SEGMENT_CHANGES,
+            topics.webhooks_attempts: WEBHOOK_ATTEMPTS,
         }
         self.dlq_topic = topics.dlq
         self.recovery = Recovery()
