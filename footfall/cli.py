@@ -206,23 +206,56 @@ class OutputFormat(StrEnum):
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="A read-only SQL query (SELECT, WITH, SHOW, …).")],
+    query: Annotated[
+        str | None, typer.Argument(help="A read-only SQL query (SELECT, WITH, SHOW, …).")
+    ] = None,
+    recipe: Annotated[
+        str | None, typer.Option("--query", "-q", help="Run a cookbook query by name.")
+    ] = None,
+    params: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Query parameter name=value.")
+    ] = None,
+    site: Annotated[str | None, typer.Option(help="Shorthand for --param site=…")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="Shorthand: --param from=…")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Shorthand for --param to=…")] = None,
+    list_recipes: Annotated[bool, typer.Option("--list", help="List the cookbook.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
     url: Annotated[
         str | None, typer.Option(help="SQL endpoint; default the local sink or CLICKHOUSE_URL.")
     ] = None,
 ) -> None:
-    """Run SQL against the embedded store (through the sink) or a ClickHouse server."""
+    """Run SQL or a cookbook query against the embedded store or a ClickHouse server."""
+    from sinks.cookbook import CookbookError, recipes
+    from sinks.cookbook import recipe as find_recipe
+
+    if list_recipes:
+        for item in recipes().values():
+            console.print(f"[bold]{item.name}[/bold]  {item.description}")
+            console.print(f"    params: {item.usage()}", style="dim")
+        return
+    given = dict(p.split("=", 1) for p in params or [] if "=" in p)
+    shorthand = {"site": site, "from": since, "to": until}
+    given |= {k: v for k, v in shorthand.items() if v is not None}
+    try:
+        if recipe is not None:
+            chosen = find_recipe(recipe)
+            query, given = chosen.sql, chosen.arguments(given)
+    except CookbookError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if query is None:
+        err.print("Give a SQL query, or --query NAME (see --list).")
+        raise typer.Exit(2)
     settings = StackSettings()
     client = SqlClient(url, settings.admin_token) if url else sql_client(settings)
     try:
         if format is OutputFormat.table:
             from footfall.demo.report import table
 
-            console.print(table("", client.rows(query)))
+            console.print(table("", client.rows(query, given)))
         else:
             fmt = {"csv": "CSVWithNames", "json": "JSONEachRow", "tsv": "TabSeparatedWithNames"}
-            sys.stdout.write(client.raw(query, fmt[format.value]).decode())
+            sys.stdout.write(client.raw(query, fmt[format.value], given).decode())
     except QueryError as exc:
         err.print(f"[red]ClickHouse refused the query:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -23,16 +23,18 @@ class SqlClient:
         headers = {"X-ClickHouse-Key": token} if token else {}
         self.http = httpx.Client(timeout=timeout, headers=headers)
 
-    def raw(self, sql: str, fmt: str = "TabSeparatedWithNames") -> bytes:
-        response = self.http.post(
-            f"{self.url}/", params={"default_format": fmt}, content=sql.encode()
-        )
+    def raw(
+        self, sql: str, fmt: str = "TabSeparatedWithNames", params: dict[str, str] | None = None
+    ) -> bytes:
+        """Run ``sql``; ``params`` bind ClickHouse ``{name:Type}`` placeholders server-side."""
+        query = {"default_format": fmt} | {f"param_{k}": v for k, v in (params or {}).items()}
+        response = self.http.post(f"{self.url}/", params=query, content=sql.encode())
         if response.status_code != 200:
             raise QueryError(response.text.strip())
         return response.content
 
-    def rows(self, sql: str) -> list[dict[str, Any]]:
-        body = self.raw(sql, "JSONEachRow")
+    def rows(self, sql: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        body = self.raw(sql, "JSONEachRow", params)
         return [orjson.loads(line) for line in body.splitlines() if line.strip()]
 
     def scalar(self, sql: str) -> Any:

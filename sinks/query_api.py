@@ -79,9 +79,16 @@ def query_router(settings: SinkSettings, client: Client) -> APIRouter:
             body = (await request.body()).decode(errors="replace")
             sql = f"{sql} {body}" if sql else body
         default_format = request.query_params.get("default_format", "TabSeparated")
+        parameters = {
+            key.removeprefix("param_"): value
+            for key, value in request.query_params.items()
+            if key.startswith("param_")
+        }
         try:
             safe = guard(sql, settings, default_format)
-            result: bytes = await asyncio.to_thread(client.raw_query, safe)
+            result: bytes = await asyncio.to_thread(
+                client.raw_query, safe, parameters=parameters or None
+            )
         except QueryRefused as exc:
             return PlainTextResponse(f"Code: 164. {exc} (READONLY)\n", status_code=403)
         except ClickHouseError as exc:

@@ -60,7 +60,9 @@ def build_app(settings: WorkerSettings) -> faust.App:
     profiles_topic = app.topic(topics.profiles, partitions=settings.partitions)
     journey_topic = app.topic(topics.journey, partitions=settings.partitions)
 
-    json_schema: faust.Schema[str, Any] = faust.Schema(key_serializer="json", value_serializer="json")
+    json_schema: faust.Schema[str, Any] = faust.Schema(
+        key_serializer="json", value_serializer="json"
+    )
     identity = app.Table("identity", partitions=settings.partitions, schema=json_schema)
     profiles = app.Table("profiles", partitions=settings.partitions, schema=json_schema)
 

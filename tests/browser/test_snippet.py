@@ -29,9 +29,7 @@ def serve_pages(page: Any, stack: Stack, options: str = "{}") -> str:
 
     def fulfil(route: Any) -> None:
         title = route.request.url.rsplit("/", 1)[-1].split("?")[0]
-        route.fulfill(
-            body=PAGE.format(title=title, options=options), content_type="text/html"
-        )
+        route.fulfill(body=PAGE.format(title=title, options=options), content_type="text/html")
 
     page.route(f"{base}/test/**", fulfil)
     return base
@@ -75,9 +73,7 @@ def test_the_last_events_before_navigating_away_are_delivered(page: Any, stack: 
     base = serve_pages(page, stack, "{flushInterval: 60000, batchSize: 100}")
     page.goto(f"{base}/test/cart.html")
     browser_id = anonymous_id(page)
-    page.evaluate(
-        "for (let i = 0; i < 30; i++) footfall.track('click', {element: 'item-' + i})"
-    )
+    page.evaluate("for (let i = 0; i < 30; i++) footfall.track('click', {element: 'item-' + i})")
     page.evaluate("footfall.track('click', {element: 'last-before-leaving'})")
     page.click("#away")
     page.wait_for_url("**/elsewhere.html")
@@ -141,8 +137,14 @@ def test_a_shopper_browses_buys_and_is_identified_in_the_demo_shop(page: Any, st
 
     events = wait_for_events(stack, of(browser_id), count=9, timeout=45)
     kinds = [e["type"] for e in events]
-    for kind in ("page_view", "product_view", "cart_add", "checkout_started", "identify",
-                 "order_placed"):
+    for kind in (
+        "page_view",
+        "product_view",
+        "cart_add",
+        "checkout_started",
+        "identify",
+        "order_placed",
+    ):
         assert kind in kinds, kinds
     assert len({e["session_id"] for e in events}) == 1
     assert {e["context"]["utm"].get("source") for e in events} == {"instagram"}

@@ -1,0 +1,21 @@
+-- Conversion funnel: customers reaching each step (product view → cart → checkout → order)
+-- in order, within a window of `window_days` days, among those active between `from` and `to`.
+-- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, window_days UInt32 = 7
+SELECT
+    countIf(level >= 1) AS viewed,
+    countIf(level >= 2) AS carted,
+    countIf(level >= 3) AS checked_out,
+    countIf(level >= 4) AS ordered,
+    round(100 * countIf(level >= 4) / greatest(countIf(level >= 1), 1), 1) AS conversion_pct
+FROM
+(
+    SELECT
+        if(customer_id != '', customer_id, anonymous_id) AS who,
+        windowFunnel({window_days:UInt32} * 86400)(
+            toDateTime(occurred_at),
+            type = 'product_view', type = 'cart_add', type = 'checkout_started', type = 'order_placed'
+        ) AS level
+    FROM events FINAL
+    WHERE site_id = {site:String} AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+    GROUP BY who
+)
