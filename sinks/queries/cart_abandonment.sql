@@ -1,20 +1,44 @@
--- Cart abandonment: sessions with a cart add, the share that ended without an order, and the
--- value left in those carts (cart adds minus removes at list price).
--- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01
+-- Cart abandonment: carts (a person's session with a cart add), the share not followed by an
+-- order from the same person within `hours` hours, and the value left in them (adds minus
+-- removes at list price).
+-- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, hours UInt32 = 24
+WITH identities AS
+(
+    SELECT anonymous_id, any(customer_id) AS customer
+    FROM events
+    WHERE site_id = {site:String} AND customer_id != ''
+    GROUP BY anonymous_id
+),
+people AS
+(
+    SELECT e.*, if(e.customer_id != '', e.customer_id, if(i.customer != '', i.customer, e.anonymous_id)) AS who
+    FROM events AS e FINAL
+    LEFT JOIN identities AS i USING (anonymous_id)
+    WHERE e.site_id = {site:String}
+),
+carts AS
+(
+    SELECT who, session_id, max(occurred_at) AS last_cart_event,
+           sumIf(price * quantity, type = 'cart_add') - sumIf(price * quantity, type = 'cart_remove')
+               AS cart_value
+    FROM people
+    WHERE type IN ('cart_add', 'cart_remove') AND session_id != ''
+      AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+    GROUP BY who, session_id
+    HAVING countIf(type = 'cart_add') > 0
+),
+orders AS (SELECT who, occurred_at FROM people WHERE type = 'order_placed')
 SELECT
     count() AS carts,
-    countIf(orders = 0) AS abandoned,
+    countIf(ordered = 0) AS abandoned,
     round(100 * abandoned / greatest(carts, 1), 1) AS abandonment_pct,
-    sumIf(cart_value, orders = 0) AS abandoned_value
+    sumIf(cart_value, ordered = 0) AS abandoned_value
 FROM
 (
-    SELECT session_id,
-           sumIf(price * quantity, type = 'cart_add') - sumIf(price * quantity, type = 'cart_remove')
-               AS cart_value,
-           countIf(type = 'order_placed') AS orders
-    FROM events FINAL
-    WHERE site_id = {site:String} AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
-      AND session_id != ''
-    GROUP BY if(customer_id != '', customer_id, anonymous_id), session_id
-    HAVING countIf(type = 'cart_add') > 0
+    SELECT carts.who, carts.session_id, any(carts.cart_value) AS cart_value,
+           countIf(orders.occurred_at >= carts.last_cart_event - INTERVAL 1 HOUR
+                   AND orders.occurred_at <= carts.last_cart_event + toIntervalHour({hours:UInt32}))
+               AS ordered
+    FROM carts LEFT JOIN orders ON carts.who = orders.who
+    GROUP BY carts.who, carts.session_id
 )

@@ -1,6 +1,21 @@
--- Conversion funnel: customers reaching each step (product view → cart → checkout → order)
--- in order, within a window of `window_days` days, among those active between `from` and `to`.
+-- Conversion funnel: people reaching each step (product view → cart → checkout → order) in
+-- order within `window_days` days, among those active between `from` and `to`. Anonymous
+-- browsing is attributed to the customer its browser later identified as.
 -- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, window_days UInt32 = 7
+WITH identities AS
+(
+    SELECT anonymous_id, any(customer_id) AS customer
+    FROM events
+    WHERE site_id = {site:String} AND customer_id != ''
+    GROUP BY anonymous_id
+),
+people AS
+(
+    SELECT e.*, if(e.customer_id != '', e.customer_id, if(i.customer != '', i.customer, e.anonymous_id)) AS who
+    FROM events AS e FINAL
+    LEFT JOIN identities AS i USING (anonymous_id)
+    WHERE e.site_id = {site:String}
+)
 SELECT
     countIf(level >= 1) AS viewed,
     countIf(level >= 2) AS carted,
@@ -10,12 +25,12 @@ SELECT
 FROM
 (
     SELECT
-        if(customer_id != '', customer_id, anonymous_id) AS who,
+        who,
         windowFunnel({window_days:UInt32} * 86400)(
             toDateTime(occurred_at),
             type = 'product_view', type = 'cart_add', type = 'checkout_started', type = 'order_placed'
         ) AS level
-    FROM events FINAL
-    WHERE site_id = {site:String} AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+    FROM people
+    WHERE occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
     GROUP BY who
 )

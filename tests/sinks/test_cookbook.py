@@ -53,6 +53,8 @@ def order(
 
 
 DATA = [
+    # Browsing before logging in: attributed to c1 through the browser's later identification.
+    event("page_view", "c1", "2026-11-02T08:50:00Z", "s1", customer=""),
     event(
         "experiment_exposure",
         "c1",
@@ -92,7 +94,8 @@ DATA = [
     event("product_view", "c4", "2026-11-03T14:10:00Z", "s4", product_id="p2", price="20"),
     event("cart_add", "c4", "2026-11-03T14:20:00Z", "s4", product_id="p2", price="20", quantity=1),
     event("checkout_started", "c4", "2026-11-03T14:30:00Z", "s4"),
-    order("c4", "2026-11-03T15:00:00Z", "s4", "50", [("p2", "20", 1), ("p3", "15", 2)]),
+    # Sent by the shop backend: another session, the same customer.
+    order("c4", "2026-11-03T15:00:00Z", "backend", "50", [("p2", "20", 1), ("p3", "15", 2)]),
     order("c4", "2026-11-10T15:00:00Z", "s5", "70", [("p3", "35", 2)]),
     event(
         "review",
