@@ -177,6 +177,7 @@ def demo(
                 sql,
                 report.accepted,
                 on_progress=lambda p: bar.update(stored, completed=min(p.events, p.profile_events)),
+                wait_for_timers=True,
             )
         if report.rejected:
             err.print(

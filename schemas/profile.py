@@ -11,10 +11,30 @@ from pydantic import BaseModel, ConfigDict, Field
 Stage = Literal[
     "visitor",
     "engaged",
+    "considering",
     "cart",
+    "checkout",
     "customer",
     "repeat_customer",
+    "loyal",
+    "cart_abandoned",
+    "checkout_abandoned",
+    "at_risk",
+    "churned",
+    "won_back",
 ]
+STAGES: tuple[Stage, ...] = Stage.__args__  # type: ignore[attr-defined]
+
+
+class Touch(BaseModel):
+    """Where a visit came from: UTM fields, referrer class and coupon code."""
+
+    at: datetime
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    referrer: str = "direct"
+    coupon: str | None = None
 
 
 class Profile(BaseModel):
@@ -43,9 +63,67 @@ class Profile(BaseModel):
     )
     stage: Stage = "visitor"
     stage_since: datetime | None = None
-    seen_ids: list[str] = Field(
-        default_factory=list, description="Recent event ids: replays change nothing."
+    stage_seconds: dict[str, float] = Field(
+        default_factory=dict, description="Time spent in each stage left so far."
     )
+    due_at: datetime | None = Field(
+        default=None, description="When a timer transition (abandonment, risk) is due."
+    )
+    segments: list[str] = Field(default_factory=list)
+    cart: dict[str, int] = Field(default_factory=dict, description="product id → quantity")
+    cart_value: Decimal = Decimal(0)
+    cart_updated_at: datetime | None = None
+    checkout_at: datetime | None = None
+    order_times: list[datetime] = Field(
+        default_factory=list, description="Recent order times, oldest first."
+    )
+    coupon_orders: int = 0
+    category_views: dict[str, int] = Field(default_factory=dict)
+    price_sum: Decimal = Field(default=Decimal(0), description="Viewed and bought prices.")
+    price_count: int = 0
+    recent_cart_adds: list[datetime] = Field(default_factory=list)
+    ratings: int = 0
+    rating_sum: int = 0
+    min_rating: int | None = None
+    refunds: int = 0
+    refunded: Decimal = Decimal(0)
+    discount_orders: int = Field(default=0, description="Orders with a coupon or a discount.")
+    search_terms: list[str] = Field(default_factory=list, description="Recent, newest last.")
+    category_scores: dict[str, float] = Field(
+        default_factory=dict, description="Decayed interest, scaled to the decay epoch."
+    )
+    brand_scores: dict[str, float] = Field(
+        default_factory=dict, description="Decayed interest, scaled to the decay epoch."
+    )
+    price_ratio_sum: float = Field(
+        default=0.0, description="Sum of price / category median of viewed and bought items."
+    )
+    price_ratio_count: int = 0
+    order_hours: dict[str, int] = Field(default_factory=dict, description="UTC hour → orders")
+    order_weekdays: dict[str, int] = Field(
+        default_factory=dict, description="ISO weekday (1 = Monday) → orders"
+    )
+    devices: list[str] = Field(default_factory=list)
+    browsers: list[str] = Field(default_factory=list)
+    country: str | None = None
+    country_at: datetime | None = None
+    first_touch: Touch | None = None
+    last_touch: Touch | None = None
+    experiments: dict[str, str] = Field(
+        default_factory=dict, description="experiment → variant seen"
+    )
+    days: dict[str, list[int]] = Field(
+        default_factory=dict,
+        description="Day number (UTC days since 1970) → [views, cart adds, orders], last 90 days.",
+    )
+    offsets: dict[str, int] = Field(
+        default_factory=dict,
+        description="Source partition → highest source offset applied: replays change nothing.",
+    )
+    recent_ids: list[str] = Field(
+        default_factory=list, description="Short ids of recent events and merges (retries)."
+    )
+    published_version: int = Field(default=0, description="Version last sent as a snapshot.")
 
     @property
     def average_order_value(self) -> Decimal:
@@ -62,3 +140,38 @@ class StageTransition(BaseModel):
     cause: str
     event_id: str | None = None
     at: datetime
+
+
+RfmBands = tuple[float, float, float, float]
+
+
+class ProfileFigures(BaseModel):
+    """Figures derived from a profile at a moment; published with every snapshot."""
+
+    as_of: datetime
+    average_order_value: Decimal
+    net_revenue: Decimal
+    purchase_frequency_per_30d: float
+    mean_days_between_orders: float | None
+    median_days_between_orders: float | None
+    days_since_last_order: float | None
+    recency_score: int
+    frequency_score: int
+    monetary_score: int
+    rfm: str
+    favourite_categories: list[str]
+    favourite_brands: list[str]
+    price_tier: Literal["budget", "mid", "premium"] | None
+    coupon_share: float
+    preferred_hour: int | None
+    preferred_weekday: int | None
+    mean_rating: float | None
+    views_7d: int
+    views_30d: int
+    views_90d: int
+    carts_7d: int
+    carts_30d: int
+    carts_90d: int
+    orders_7d: int
+    orders_30d: int
+    orders_90d: int

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 
 from footfall.config import FootfallSettings
+from stream_processors.journey import JourneyRules
+from stream_processors.segments import DEFAULT_CONFIG
 
 
 class WorkerSettings(FootfallSettings):
@@ -23,6 +25,13 @@ class WorkerSettings(FootfallSettings):
         default=None,
         description="Send one record per producer batch (works around the local broker's "
         "high-watermark bug). Defaults to on with the local broker.",
+    )
+
+    journey: JourneyRules = Field(default_factory=JourneyRules)
+    segments_file: Path = Field(default=DEFAULT_CONFIG, description="Segment rules (TOML).")
+    timer_interval_s: float = Field(default=5.0, gt=0, description="How often timers are scanned.")
+    clock_offset_s: float = Field(
+        default=0.0, description="Added to the wall clock for timers (simulated time in tests)."
     )
 
     @property

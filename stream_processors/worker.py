@@ -7,14 +7,16 @@ site + profile id) → profile agent → ``profiles`` snapshots and ``journey`` 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
 import orjson
 from pydantic import ValidationError
 
-from schemas.events import Envelope, parse_event
-from schemas.profile import Profile
+from schemas.events import parse_event
+from schemas.profile import Profile, StageTransition
+from schemas.segments import SegmentChange
 from stream_processors.identity import (
     absorb_message,
     event_message,
@@ -22,8 +24,9 @@ from stream_processors.identity import (
     route,
     table_key,
 )
-from stream_processors.journey import enter, next_stage
+from stream_processors.journey import advance, fire_timers
 from stream_processors.profile import absorb, apply_event, new_profile
+from stream_processors.segments import leave_all, load_config, update_segments
 from stream_processors.settings import WorkerSettings
 
 log = logging.getLogger("footfall.worker")
@@ -59,6 +62,9 @@ def build_app(settings: WorkerSettings) -> faust.App:
     dlq_topic = app.topic(topics.dlq, partitions=settings.partitions)
     profiles_topic = app.topic(topics.profiles, partitions=settings.partitions)
     journey_topic = app.topic(topics.journey, partitions=settings.partitions)
+    segments_topic = app.topic(topics.segments, partitions=settings.partitions)
+    segments = load_config(settings.segments_file)
+    ticked: dict[str, str] = {}  # due times already asked for; the due times live in the table
 
     json_schema: faust.Schema[str, Any] = faust.Schema(
         key_serializer="json", value_serializer="json"
@@ -104,14 +110,42 @@ def build_app(settings: WorkerSettings) -> faust.App:
             value=profile.model_dump_json(exclude={"seen_ids"}).encode(),
         )
 
-    async def save(key: str, before: Profile, after: Profile, event: Envelope | None) -> None:
-        transition = next_stage(after, event)
-        if transition is not None:
-            after = enter(after, transition)
+    async def save(
+        key: str,
+        before: Profile,
+        after: Profile,
+        transitions: list[StageTransition],
+        changes: list[SegmentChange],
+    ) -> None:
+        """Store the profile; publish it and every transition and segment change."""
+        for transition in transitions:
             await journey_topic.send(key=key.encode(), value=transition.model_dump_json().encode())
-        profiles[key] = after.model_dump(mode="json")
+        for change in changes:
+            await segments_topic.send(key=key.encode(), value=change.model_dump_json().encode())
+        if after.version == before.version and (transitions or changes):
+            after = after.model_copy(update={"version": after.version + 1})
         if after.version != before.version:
+            profiles[key] = after.model_dump(mode="json")
             await publish(after)
+
+    def moved(
+        profile: Profile, kind: str | None, at: datetime, event_id: str | None
+    ) -> tuple[Profile, list[StageTransition], list[SegmentChange]]:
+        """Journey stage and segments after an event (or a merge, ``kind`` None)."""
+        profile, transitions = advance(profile, kind, at, event_id, settings.journey)
+        profile, changes = update_segments(profile, at, kind or "merge", event_id, segments)
+        return profile, transitions, changes
+
+    def timed_out(
+        profile: Profile, now: datetime
+    ) -> tuple[Profile, list[StageTransition], list[SegmentChange]]:
+        """Timer transitions due by ``now``; segments re-evaluated at the last one."""
+        profile, transitions = fire_timers(profile, now, settings.journey)
+        if not transitions:
+            return profile, [], []
+        at = transitions[-1].at
+        profile, changes = update_segments(profile, at, transitions[-1].cause, None, segments)
+        return profile, transitions, changes
 
     @app.agent(identified_topic)
     async def update_profiles(stream: faust.StreamT[bytes]) -> None:
@@ -128,21 +162,51 @@ def build_app(settings: WorkerSettings) -> faust.App:
         before = load(profiles.get(key), site_id, message["profile_id"])
         if kind == "event":
             event = parse_event(message["event"])
-            await save(key, before, apply_event(before, event), event)
+            # Timers that fell due before this event fire first, at their own time.
+            current, transitions, changes = timed_out(before, event.occurred_at)
+            current = apply_event(current, event)
+            current, more_transitions, more_changes = moved(
+                current, event.type, event.occurred_at, str(event.event_id)
+            )
+            await save(key, before, current, transitions + more_transitions, changes + more_changes)
+        elif kind == "tick":
+            now = datetime.fromisoformat(message["now"])
+            await save(key, before, *timed_out(before, now))
         elif kind == "merge" and before.version > 0 and before.merged_into is None:
             # Hand the anonymous profile over to its customer, once.
             await identified_topic.send(
                 key=table_key(site_id, message["into"]).encode(),
                 value=absorb_message(site_id, message["into"], before, message["merge_id"]),
             )
-            gone = before.model_copy(
-                update={"merged_into": message["into"], "version": before.version + 1}
-            )
-            profiles[key] = gone.model_dump(mode="json")
-            await publish(gone)
+            gone = before.model_copy(update={"merged_into": message["into"], "segments": []})
+            at = before.last_seen or before.first_seen
+            assert at is not None, "a profile with events has a last_seen"
+            await save(key, before, gone, [], leave_all(before, at, "merged"))
         elif kind == "absorb":
             other = Profile.model_validate(message["profile"])
-            await save(key, before, absorb(before, other, message["merge_id"]), None)
+            merged = absorb(before, other, message["merge_id"])
+            if merged is before:
+                return
+            at = merged.last_seen or datetime.now(UTC)
+            await save(key, before, *moved(merged, None, at, message["merge_id"]))
+
+    @app.timer(settings.timer_interval_s)  # type: ignore[untyped-decorator]
+    async def scan_timers() -> None:
+        """Ask the owning agent to fire timers that fell due without any new event."""
+        now = datetime.now(UTC) + timedelta(seconds=settings.clock_offset_s)
+        for key, stored in list(profiles.items()):
+            due = stored.get("due_at") if isinstance(stored, dict) else None
+            if due is None or due > now.isoformat() or ticked.get(key) == due:
+                continue
+            ticked[key] = due
+            site_id, _, profile_id = key.partition(":")
+            tick = {
+                "kind": "tick",
+                "site_id": site_id,
+                "profile_id": profile_id,
+                "now": now.isoformat(),
+            }
+            await identified_topic.send(key=key.encode(), value=orjson.dumps(tick))
 
     return app
 

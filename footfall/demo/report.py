@@ -27,8 +27,29 @@ QUERIES: dict[str, str] = {
         FROM ({CURRENT_PROFILES})""",
     "stages": f"""
         SELECT stage, count() AS profiles,
-               round(avg(dateDiff('day', stage_since, last_seen)), 1) AS avg_days_in_stage
+               round(median(dateDiff('second', stage_since, now64())) / 86400, 1)
+                   AS median_days_in_stage
         FROM ({CURRENT_PROFILES}) GROUP BY stage ORDER BY profiles DESC""",
+    "flow": """
+        SELECT from_stage, to_stage, count() AS moves,
+               countIf(startsWith(cause, 'timer:')) AS by_timer
+        FROM journey_transitions FINAL
+        GROUP BY from_stage, to_stage ORDER BY moves DESC LIMIT 12""",
+    "segments": """
+        SELECT segment, count() AS members FROM
+        (
+            SELECT segment, profile_id FROM segment_changes FINAL
+            GROUP BY segment, profile_id HAVING argMax(change, at) = 'entered'
+        )
+        GROUP BY segment ORDER BY members DESC""",
+    "abandoners": f"""
+        SELECT profile_id, stage, JSONExtractString(data, 'cart_value') AS cart_value,
+               arrayStringConcat(arrayMap(kv -> concat(kv.1, ' x', toString(kv.2)),
+                   JSONExtractKeysAndValues(data, 'cart', 'UInt32')), ', ') AS cart,
+               formatDateTime(stage_since, '%Y-%m-%d %H:%M') AS since
+        FROM ({CURRENT_PROFILES})
+        WHERE stage IN ('cart_abandoned', 'checkout_abandoned') AND cart != ''
+        ORDER BY toDecimal64OrZero(cart_value, 2) DESC LIMIT 5""",
     "top_customers": f"""
         SELECT profile_id AS customer, orders, revenue, round(revenue / orders, 2) AS aov,
                stage, formatDateTime(last_seen, '%Y-%m-%d') AS last_seen
@@ -41,16 +62,24 @@ QUERIES: dict[str, str] = {
 }
 
 
+OVERDUE = f"""
+SELECT countIf(parseDateTime64BestEffortOrNull(JSONExtractString(data, 'due_at'), 3, 'UTC')
+               < now64() - INTERVAL 1 SECOND)
+FROM ({CURRENT_PROFILES})
+"""
+
+
 @dataclass(frozen=True)
 class Progress:
     events: int
     profile_events: int
+    overdue_timers: int = 0
 
 
 def progress(sql: SqlClient) -> Progress:
     events = int(sql.scalar("SELECT count() FROM events FINAL") or 0)
     folded = sql.scalar(f"SELECT sum(event_count) FROM ({CURRENT_PROFILES})")
-    return Progress(events, int(folded or 0))
+    return Progress(events, int(folded or 0), int(sql.scalar(OVERDUE) or 0))
 
 
 def wait_until_queryable(
@@ -58,18 +87,24 @@ def wait_until_queryable(
     expected: int,
     timeout: float = 120.0,
     on_progress: Callable[[Progress], None] = lambda _: None,
+    wait_for_timers: bool = False,
 ) -> Progress:
-    """Wait until every accepted event is stored and folded into a profile."""
+    """Wait until every accepted event is stored and folded into a profile.
+
+    With ``wait_for_timers``, also until no journey timer (abandonment, risk) is overdue.
+    """
     deadline = time.monotonic() + timeout
     while True:
         now = progress(sql)
         on_progress(now)
-        if now.events >= expected and now.profile_events >= expected:
+        settled = not wait_for_timers or now.overdue_timers == 0
+        if now.events >= expected and now.profile_events >= expected and settled:
             return now
         if time.monotonic() > deadline:
             raise TimeoutError(
                 f"after {timeout:.0f}s: {now.events}/{expected} events stored, "
-                f"{now.profile_events}/{expected} folded into profiles"
+                f"{now.profile_events}/{expected} folded into profiles, "
+                f"{now.overdue_timers} journey timers overdue"
             )
         time.sleep(0.5)
 
@@ -113,6 +148,12 @@ def render(sql: SqlClient, console: Console, sent: int, elapsed: float) -> None:
                 funnel_bars(funnel),
                 "",
                 table("Profiles per journey stage", results["stages"]),
+                "",
+                table("Stage flow: the most frequent moves", results["flow"]),
+                "",
+                table("Segment sizes", results["segments"]),
+                "",
+                table("Cart abandoners with the most left in their cart", results["abandoners"]),
                 "",
                 table("Top customers by revenue", results["top_customers"]),
                 "",
