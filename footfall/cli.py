@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import Stack, StackError, StackSettings
 from sinks.webhooks.cli import webhooks_app
+from stream_processors.segments_cli import segments_app
 
 app = typer.Typer(
     help="Footfall: real-time customer behaviour, journeys and segments for online stores.",
@@ -315,6 +316,7 @@ def migrate(
 
 
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(segments_app, name="segments")
 bench_app = typer.Typer(
     help="Benchmarks, each printed next to a baseline measured in the same run.",
     no_args_is_help=True,
