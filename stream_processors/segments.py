@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from schemas.profile import Profile
+from schemas.profile import STAGES, Profile
 from schemas.segments import SegmentChange
 
 DEFAULT_CONFIG = Path(__file__).parent / "segments.default.toml"
@@ -44,6 +44,9 @@ FEATURES = frozenset(
         "cart_adds_24h", "min_rating", "mean_rating", "reviews", "top_category",
     }
 )  # fmt: skip
+
+
+CHOICES: dict[str, tuple[str, ...]] = {"stage": STAGES, "price_tier": ("budget", "mid", "premium")}
 
 
 class SegmentConfigError(ValueError):
@@ -117,7 +120,27 @@ def parse_condition(segment: str, text: str) -> Condition:
         ) from None
     if op == "in" and not isinstance(value, (list, tuple)):
         raise SegmentConfigError(f"segment {segment!r}: 'in' needs a list in {text!r}")
+    check_value(segment, text, feature, value)
     return Condition(feature, op, tuple(value) if isinstance(value, list) else value)
+
+
+def check_value(segment: str, text: str, feature: str, value: Any) -> None:
+    """A value of the wrong kind for its feature (a typo in a stage name) is refused."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    allowed = CHOICES.get(feature)
+    for item in values:
+        if item is None:
+            continue
+        if feature in CHOICES or feature == "top_category":
+            if not isinstance(item, str):
+                raise SegmentConfigError(f"segment {segment!r}: {feature} is text in {text!r}")
+            if allowed is not None and item not in allowed:
+                raise SegmentConfigError(
+                    f"segment {segment!r}: {item!r} is not a {feature} in {text!r}; "
+                    f"known: {', '.join(allowed)}"
+                )
+        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise SegmentConfigError(f"segment {segment!r}: {feature} is a number in {text!r}")
 
 
 def parse_config(data: dict[str, Any]) -> SegmentConfig:
