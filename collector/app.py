@@ -1,7 +1,8 @@
 """The collector: a FastAPI app that validates events and writes them to Kafka.
 
-A 2xx is sent only after Kafka acknowledged every accepted event of the request; when Kafka
-is unreachable or slow the answer is 503 with ``Retry-After`` and nothing is acknowledged.
+Endpoints: ``POST /v1/batch`` and ``POST /v1/event`` (JSON, also sent as ``text/plain`` by
+browsers and optionally gzip-compressed), the Segment-compatible API under ``/segment``,
+``/healthz``, ``/readyz``, ``/metrics`` and the OpenAPI docs at ``/docs``.
 """
 
 from __future__ import annotations
@@ -9,89 +10,68 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
-import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from collector.batch import (
-    BodyError,
-    RecentIds,
-    RequestFacts,
-    dlq_record,
-    kafka_key,
-    parse_client_time,
-    read_body,
-    validate_batch,
+from collector.batch import BodyError, parse_client_time, read_body
+from collector.ingest import (
+    Collector,
+    Credentials,
+    KafkaDown,
+    Refused,
+    ingest,
+    read_request_body,
 )
-from collector.enrich import server_context
+from collector.metrics import CollectorMetrics
+from collector.segment import segment_router
 from collector.settings import CollectorSettings, Site
-from footfall.kafka import BrokerUnavailable, ensure_topics, start_producer
-from schemas.events import Event, dump_event
+
+__all__ = ["Collector", "KafkaDown", "create_app", "gzip_body"]
 
 log = logging.getLogger("footfall.collector")
 STATIC_DIR = Path(__file__).parent / "static"
-
-
-class KafkaDown(RuntimeError):
-    """Kafka did not acknowledge in time; the client must retry later."""
-
-
-@dataclass
-class Collector:
-    """The collector's resources, created in the lifespan."""
-
-    settings: CollectorSettings
-    producer: AIOKafkaProducer | None = None
-    recent: RecentIds = field(default_factory=lambda: RecentIds(100_000))
-    keys: dict[str, tuple[Site, bool]] = field(default_factory=dict)
-    connect_task: asyncio.Task[None] | None = None
-
-    def __post_init__(self) -> None:
-        self.recent = RecentIds(self.settings.dedup_window)
-        for site in self.settings.sites:
-            self.keys[site.write_key] = (site, False)
-            self.keys[site.secret_key] = (site, True)
-
-    @property
-    def ready(self) -> bool:
-        return self.producer is not None
-
-    async def connect(self) -> None:
-        """Connect to Kafka, retrying in the background until it answers."""
-        while self.producer is None:
-            try:
-                await ensure_topics(self.settings, timeout=5)
-                self.producer = await start_producer(self.settings)
-                log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
-            except BrokerUnavailable as exc:
-                log.warning("Kafka unavailable, retrying: %s", exc)
-                await asyncio.sleep(1)
-
-    async def produce(self, events: list[Event], rejected: list[bytes]) -> None:
-        """Send events (and DLQ records) and wait until Kafka acknowledged all of them."""
-        if self.producer is None:
-            raise KafkaDown("not connected to Kafka yet")
-        topics = self.settings.topics
-        try:
-            async with asyncio.timeout(self.settings.produce_timeout_s):
-                futures = [
-                    await self.producer.send(topics.events, dump_event(event), key=kafka_key(event))
-                    for event in events
-                ]
-                futures += [await self.producer.send(topics.dlq, record) for record in rejected]
-                await asyncio.gather(*futures)
-        except (KafkaError, TimeoutError) as exc:
-            raise KafkaDown(f"Kafka did not acknowledge: {exc!r}") from exc
+MEASURED_PATHS = frozenset(
+    {
+        "/v1/batch",
+        "/v1/event",
+        "/segment/v1/batch",
+        "/segment/v1/track",
+        "/segment/v1/identify",
+        "/segment/v1/page",
+        "/segment/v1/screen",
+        "/segment/v1/alias",
+    }
+)
+BATCH_EXAMPLE = {
+    "write_key": "demo-write-key",
+    "sent_at": "2026-01-01T12:00:00Z",
+    "batch": [
+        {
+            "event_id": "0b5e8a4c-2d55-4c3a-9d7e-1f1b8c2f9a10",
+            "type": "page_view",
+            "anonymous_id": "a-1",
+            "occurred_at": "2026-01-01T11:59:59Z",
+            "context": {"url": "https://shop.example/"},
+            "properties": {},
+        }
+    ],
+}
+BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}, "example": BATCH_EXAMPLE},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 
 def report_failure(task: asyncio.Task[None]) -> None:
@@ -112,39 +92,13 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """Read the body, refusing it as soon as it passes ``limit`` bytes (before parsing)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise OverflowError
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise OverflowError
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        try:
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            body = decompressor.decompress(body, limit + 1)
-        except zlib.error as exc:
-            raise BodyError(f"body is not valid gzip: {exc}") from None
-        if len(body) > limit or decompressor.unconsumed_tail:
-            raise OverflowError
-    return body
-
-
-def resolve_key(
-    collector: Collector, request: Request, data: dict[str, Any]
-) -> tuple[Site, bool] | None:
-    key = data.get("write_key")
+def presented_key(request: Request, data: dict[str, Any]) -> object:
+    """The key of a request: ``X-Footfall-Key``, a bearer token, or ``write_key`` in the body."""
+    key: object = data.get("write_key")
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         key = auth[7:].strip()
-    key = request.headers.get("x-footfall-key", key)
-    return collector.keys.get(key) if isinstance(key, str) else None
+    return request.headers.get("x-footfall-key", key)
 
 
 def same_origin(origin: str, request: Request) -> bool:
@@ -156,12 +110,37 @@ def origin_allowed(origin: str, site: Site, request: Request) -> bool:
     return origin in site.allowed_origins or same_origin(origin, request)
 
 
+def check_origin(credentials: Credentials, request: Request) -> None:
+    """A browser on another site's origin cannot use this site's public key."""
+    origin = request.headers.get("origin")
+    site = credentials.site
+    if origin and not credentials.verified and not origin_allowed(origin, site, request):
+        raise Refused(403, f"origin {origin} is not allowed for site {site.site_id}")
+
+
+def cors_preflight(origin: str, allowed: bool) -> Response:
+    if not allowed:
+        return Response(status_code=403)
+    return Response(
+        status_code=204,
+        headers={
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, "
+            "Authorization, X-Footfall-Key",
+            "Access-Control-Max-Age": "86400",
+            "Vary": "Origin",
+        },
+    )
+
+
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     settings = settings or CollectorSettings()
+    metrics = CollectorMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        collector = Collector(settings)
+        collector = Collector(settings, metrics=metrics)
         app.state.collector = collector
         collector.connect_task = asyncio.create_task(collector.connect())
         collector.connect_task.add_done_callback(report_failure)
@@ -172,28 +151,34 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
             if collector.producer is not None:
                 await collector.producer.stop()
 
-    app = FastAPI(title="Footfall collector", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Footfall collector",
+        version="0.2.0",
+        lifespan=lifespan,
+        description="Event ingestion: per-event validation, at-least-once into Kafka.",
+    )
     origins = {origin for site in settings.sites for origin in site.allowed_origins}
 
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        return error(exc.status, exc.message, exc.headers)
+
     @app.middleware("http")
-    async def cors(request: Request, call_next: Any) -> Response:
+    async def cors_and_metrics(request: Request, call_next: Any) -> Response:
+        """CORS answered per site (any site's allowed origin, or the collector's own)."""
         origin = request.headers.get("origin")
+        known = bool(origin) and (origin in origins or same_origin(origin or "", request))
         if request.method == "OPTIONS" and origin:
-            if origin not in origins:
-                return Response(status_code=403)
-            return Response(
-                status_code=204,
-                headers={
-                    "Access-Control-Allow-Origin": origin,
-                    "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
-                    "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, "
-                    "Authorization, X-Footfall-Key",
-                    "Access-Control-Max-Age": "86400",
-                    "Vary": "Origin",
-                },
-            )
-        response: Response = await call_next(request)
-        if origin and origin in origins:
+            return cors_preflight(origin, known)
+        path = request.url.path
+        endpoint = path if path in MEASURED_PATHS else "other"
+        metrics.in_flight.inc()
+        try:
+            response: Response = await call_next(request)
+        finally:
+            metrics.in_flight.dec()
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        if origin and known:
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Expose-Headers"] = "Retry-After"
             response.headers["Vary"] = "Origin"
@@ -201,68 +186,61 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
+        """The process is alive."""
         return {"status": "ok"}
 
     @app.get("/readyz")
     async def readyz(collector: CollectorDep) -> JSONResponse:
+        """Ready only while connected to Kafka."""
         if collector.ready:
             return JSONResponse({"ready": True})
         return JSONResponse({"ready": False, "reason": "Kafka unreachable"}, status_code=503)
 
-    @app.post("/v1/batch")
-    async def batch(request: Request, collector: CollectorDep) -> JSONResponse:
-        """Accept a batch of events; each bad event is rejected on its own with a reason."""
-        received_at = datetime.now(UTC)
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format (per process)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def read_json(request: Request) -> dict[str, Any]:
         try:
-            data = read_body(await read_limited(request, settings.max_body_bytes))
-        except OverflowError:
-            return error(413, f"body larger than {settings.max_body_bytes} bytes")
+            return read_body(await read_request_body(request, settings))
         except BodyError as exc:
-            return error(400, str(exc))
-        resolved = resolve_key(collector, request, data)
-        if resolved is None:
-            return error(401, "unknown or missing write key")
-        site, verified = resolved
-        origin = request.headers.get("origin")
-        if origin and not verified and not origin_allowed(origin, site, request):
-            return error(403, f"origin {origin} is not allowed for site {site.site_id}")
-        raw_events: list[Any] = data["batch"]
-        if len(raw_events) > settings.max_batch_events:
-            return error(413, f"more than {settings.max_batch_events} events in one batch")
-        facts = RequestFacts(
-            site_id=site.site_id,
-            verified=verified,
-            received_at=received_at,
-            sent_at=parse_client_time(data.get("sent_at")),
-            max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
-            max_extra_fields=settings.max_extra_fields,
-        )
-        client = request.client.host if request.client else None
-        context = server_context(client, request.headers.get("user-agent"))
-        result = validate_batch(raw_events, facts, context)
-        fresh = [e for e in result.accepted if str(e.event_id) not in collector.recent]
-        rejected = [dlq_record(r, site.site_id, received_at) for r in result.rejected]
-        try:
-            await collector.produce(fresh, rejected)
-        except KafkaDown as exc:
-            log.warning("answering 503: %s", exc)
-            return error(
-                503,
-                "event store unavailable, retry later",
-                {"Retry-After": str(settings.retry_after_s)},
-            )
-        for event in fresh:
-            collector.recent.add(str(event.event_id))
-        return JSONResponse(
-            {
-                "accepted": len(result.accepted),
-                "duplicates": len(result.accepted) - len(fresh),
-                "rejected": [r.as_response() for r in result.rejected],
-            }
-        )
+            raise Refused(400, str(exc)) from None
+
+    @app.post("/v1/batch", openapi_extra=BODY_DOC)
+    async def batch(request: Request, collector: CollectorDep) -> JSONResponse:
+        """Accept a batch ``{"write_key", "sent_at", "batch": [...]}``.
+
+        Each bad event is rejected on its own: the answer lists its index and reason, and
+        the raw event goes to the DLQ topic. 401 unknown key, 403 origin not allowed for
+        the site, 413 too large, 429 rate limited and 503 Kafka unavailable (both with
+        ``Retry-After``).
+        """
+        data = await read_json(request)
+        credentials = collector.authenticate(presented_key(request, data))
+        check_origin(credentials, request)
+        sent_at = parse_client_time(data.get("sent_at"))
+        return JSONResponse(await ingest(collector, request, credentials, data["batch"], sent_at))
+
+    @app.post("/v1/event", openapi_extra=BODY_DOC)
+    async def event(request: Request, collector: CollectorDep) -> JSONResponse:
+        """Accept one event (the event object itself, with ``write_key`` or a key header)."""
+        data = await read_json(request)
+        if len(data["batch"]) != 1:
+            raise Refused(400, "send one event object; use /v1/batch for several")
+        credentials = collector.authenticate(presented_key(request, data))
+        check_origin(credentials, request)
+        sent_at = parse_client_time(data.get("sent_at"))
+        raw = data["batch"][0]
+        if isinstance(raw, dict):
+            raw = {k: v for k, v in raw.items() if k != "write_key"}
+        return JSONResponse(await ingest(collector, request, credentials, [raw], sent_at))
+
+    app.include_router(segment_router(settings), prefix="/segment")
 
     @app.get("/v1/footfall.js")
     async def snippet() -> Response:
+        """The storefront snippet."""
         path = STATIC_DIR / "footfall.js"
         if not path.exists():
             return error(404, "snippet not built")

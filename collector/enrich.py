@@ -50,9 +50,11 @@ def describe_device(user_agent: str | None) -> dict[str, Any]:
     return {"type": kind, "browser": browser, "os": os_name, "is_bot": is_bot}
 
 
-def server_context(client_ip: str | None, user_agent: str | None) -> dict[str, Any]:
+def server_context(
+    client_ip: str | None, user_agent: str | None, country: str | None = None
+) -> dict[str, Any]:
     """Context fields set by the collector (they override whatever the client sent)."""
-    context: dict[str, Any] = {"ip": truncate_ip(client_ip)}
+    context: dict[str, Any] = {"ip": truncate_ip(client_ip), "country": country}
     if user_agent:
         context["user_agent"] = user_agent[:1024]
         context["device"] = describe_device(user_agent[:1024])

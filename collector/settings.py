@@ -1,26 +1,54 @@
-"""Settings of the collector process (``FOOTFALL_COLLECTOR_*`` is not used: one flat set)."""
+"""Settings of the collector process (``FOOTFALL_COLLECTOR_*`` is not used: one flat set).
+
+Sites come from the TOML file named by ``FOOTFALL_CONFIG`` (``[[sites]]`` tables) or from
+``FOOTFALL_SITES`` (a JSON list). Keys are kept only as SHA-256 hashes: a config file should
+hold ``write_key_sha256`` / ``secret_key_sha256``; a plain ``write_key`` / ``secret_key`` is
+accepted for convenience and hashed as soon as it is read, never kept.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
 
 from footfall.config import FootfallSettings
+
+
+def hash_key(key: str) -> str:
+    """The at-rest form of a key: hex SHA-256 of its UTF-8 bytes."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class Site(BaseModel):
     """One shop: its public write key (browser), its secret key (server) and origins."""
 
-    site_id: str
-    write_key: str
-    secret_key: str
+    site_id: str = Field(min_length=1, max_length=128)
+    write_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    secret_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     allowed_origins: list[str] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def hash_plain_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for kind in ("write_key", "secret_key"):
+                plain = data.pop(kind, None)
+                if isinstance(plain, str) and f"{kind}_sha256" not in data:
+                    data[f"{kind}_sha256"] = hash_key(plain)
+        return data
 
-DEMO_SITE = Site(
-    site_id="demo",
-    write_key="demo-write-key",
-    secret_key="demo-secret-key",
-    allowed_origins=["http://127.0.0.1:8000", "http://localhost:8000"],
+
+DEMO_SITE = Site.model_validate(
+    {
+        "site_id": "demo",
+        "write_key": "demo-write-key",
+        "secret_key": "demo-secret-key",
+        "allowed_origins": ["http://127.0.0.1:8000", "http://localhost:8000"],
+    }
 )
 
 
@@ -41,4 +69,26 @@ class CollectorSettings(FootfallSettings):
     max_clock_skew_s: float = Field(
         default=7 * 24 * 3600.0,
         description="Skew corrections larger than this are ignored (client clock broken).",
+    )
+    body_timeout_s: float = Field(
+        default=10.0, description="A request body not fully received by then gets 408."
+    )
+    rate_limit_per_key: str = Field(
+        default="5000/second", description="Requests per key (limits notation)."
+    )
+    rate_limit_per_ip: str = Field(
+        default="1000/second", description="Requests per client IP (limits notation)."
+    )
+    flood_threshold: int = Field(
+        default=1000,
+        description="Events from one anonymous id within flood_window_s beyond which "
+        "its events go to the overflow topic.",
+    )
+    flood_window_s: float = 60.0
+    placeholder_ids: list[str] = Field(
+        default_factory=lambda: ["", "null", "undefined", "anonymous", "0", "none", "nil"]
+    )
+    geoip_csv: Path | None = Field(
+        default=None,
+        description="CSV of IP ranges (start_ip,end_ip,country) for the country lookup.",
     )

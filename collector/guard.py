@@ -1,0 +1,71 @@
+"""Abuse limits: per-key and per-IP rate limits, and the overflow rule for hot keys.
+
+Counters live in process memory (``limits`` with its memory storage): with N uvicorn
+workers each worker counts on its own, so the effective limit is N times the setting.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from collector.settings import CollectorSettings
+from schemas.events import Envelope
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """A request over a rate limit: answer 429 with ``Retry-After``."""
+
+    scope: str
+    retry_after_s: int
+
+
+def is_placeholder(anonymous_id: str, placeholders: frozenset[str]) -> bool:
+    """Ids that many browsers share (``null``, ``undefined``, …) are hot keys."""
+    return anonymous_id.strip().lower() in placeholders
+
+
+def overflow_reason(event: Envelope, placeholders: frozenset[str], flooding: bool) -> str | None:
+    """Why an event must go to the overflow topic instead of the main one, if it must."""
+    if event.context.device is not None and event.context.device.is_bot:
+        return "bot"
+    if is_placeholder(event.anonymous_id, placeholders):
+        return "placeholder_id"
+    if flooding:
+        return "flood"
+    return None
+
+
+class AbuseGuard:
+    """Rate limits per key and per IP, and a flood counter per anonymous id."""
+
+    def __init__(self, settings: CollectorSettings) -> None:
+        self._storage = MemoryStorage()
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._per_key: RateLimitItem = parse(settings.rate_limit_per_key)
+        self._per_ip: RateLimitItem = parse(settings.rate_limit_per_ip)
+        window = max(1, math.ceil(settings.flood_window_s))
+        self._flood: RateLimitItem = parse(f"{settings.flood_threshold}/{window} second")
+        self.placeholders = frozenset(p.lower() for p in settings.placeholder_ids)
+
+    def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
+        reset = self._limiter.get_window_stats(item, *ids).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def check(self, key_hash: str, client_ip: str | None) -> Throttled | None:
+        """Count one request; a :class:`Throttled` when the key or the IP is over its limit."""
+        if not self._limiter.hit(self._per_key, "key", key_hash):
+            return Throttled("key", self._retry_after(self._per_key, "key", key_hash))
+        if client_ip and not self._limiter.hit(self._per_ip, "ip", client_ip):
+            return Throttled("ip", self._retry_after(self._per_ip, "ip", client_ip))
+        return None
+
+    def flooding(self, site_id: str, anonymous_id: str) -> bool:
+        """Count one event of this id; true once it is past the flood threshold."""
+        return not self._limiter.hit(self._flood, "flood", site_id, anonymous_id)

@@ -1,0 +1,240 @@
+"""The collector's resources and the one path every endpoint's events take to Kafka.
+
+A 2xx is sent only after Kafka acknowledged every accepted event of the request; when Kafka
+is unreachable or slow the answer is 503 with ``Retry-After`` and nothing is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import Request
+
+from collector.batch import (
+    BodyError,
+    RecentIds,
+    RequestFacts,
+    dlq_record,
+    kafka_key,
+    validate_batch,
+)
+from collector.enrich import server_context
+from collector.geo import CountryLookup, load_country_lookup
+from collector.guard import AbuseGuard, overflow_reason
+from collector.metrics import CollectorMetrics, reason_kind
+from collector.settings import CollectorSettings, Site, hash_key
+from footfall.kafka import BrokerUnavailable, ensure_topics, start_producer
+from schemas.events import EVENT_MODELS, Event, dump_event
+
+log = logging.getLogger("footfall.collector")
+
+
+class Refused(Exception):
+    """The whole request is refused with this status (answered as JSON ``{"error"}``)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+class KafkaDown(RuntimeError):
+    """Kafka did not acknowledge in time; the client must retry later."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    site: Site
+    verified: bool
+    key_hash: str
+
+
+@dataclass
+class Collector:
+    """The collector's resources, created in the lifespan."""
+
+    settings: CollectorSettings
+    producer: AIOKafkaProducer | None = None
+    metrics: CollectorMetrics = field(default_factory=CollectorMetrics)
+    recent: RecentIds = field(default_factory=lambda: RecentIds(1))
+    keys: dict[str, tuple[Site, bool]] = field(default_factory=dict)
+    guard: AbuseGuard | None = None
+    countries: CountryLookup | None = None
+    connect_task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.recent = RecentIds(self.settings.dedup_window)
+        self.guard = AbuseGuard(self.settings)
+        for site in self.settings.sites:
+            self.keys[site.write_key_sha256] = (site, False)
+            self.keys[site.secret_key_sha256] = (site, True)
+        if self.settings.geoip_csv is not None:
+            self.countries = load_country_lookup(self.settings.geoip_csv)
+
+    @property
+    def ready(self) -> bool:
+        return self.producer is not None
+
+    def authenticate(self, key: object) -> Credentials:
+        if not isinstance(key, str) or not key:
+            raise Refused(401, "unknown or missing write key")
+        digest = hash_key(key)
+        found = self.keys.get(digest)
+        if found is None:
+            raise Refused(401, "unknown or missing write key")
+        return Credentials(found[0], found[1], digest)
+
+    async def connect(self) -> None:
+        """Connect to Kafka, retrying in the background until it answers."""
+        while self.producer is None:
+            try:
+                await ensure_topics(self.settings, timeout=5)
+                self.producer = await start_producer(self.settings)
+                log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
+            except BrokerUnavailable as exc:
+                log.warning("Kafka unavailable, retrying: %s", exc)
+                await asyncio.sleep(1)
+
+    async def produce(self, records: list[tuple[str, bytes, bytes | None]]) -> None:
+        """Send (topic, value, key) records; return once Kafka acknowledged all of them."""
+        if self.producer is None:
+            raise KafkaDown("not connected to Kafka yet")
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.settings.produce_timeout_s):
+                futures = [
+                    await self.producer.send(topic, value, key=key) for topic, value, key in records
+                ]
+                await asyncio.gather(*futures)
+        except (KafkaError, TimeoutError) as exc:
+            raise KafkaDown(f"Kafka did not acknowledge: {exc!r}") from exc
+        self.metrics.produce_seconds.observe(time.perf_counter() - started)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, refusing it as soon as it passes ``limit`` bytes (before parsing)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise OverflowError
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise OverflowError
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        try:
+            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = decompressor.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise BodyError(f"body is not valid gzip: {exc}") from None
+        if len(body) > limit or decompressor.unconsumed_tail:
+            raise OverflowError
+    return body
+
+
+async def read_request_body(request: Request, settings: CollectorSettings) -> bytes:
+    """The (decompressed) body within the size cap and the slow-body deadline."""
+    try:
+        async with asyncio.timeout(settings.body_timeout_s):
+            return await read_limited(request, settings.max_body_bytes)
+    except OverflowError:
+        raise Refused(413, f"body larger than {settings.max_body_bytes} bytes") from None
+    except TimeoutError:
+        raise Refused(408, "request body not received in time") from None
+    except BodyError as exc:
+        raise Refused(400, str(exc)) from None
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def ingest(
+    collector: Collector,
+    request: Request,
+    credentials: Credentials,
+    raw_events: list[Any],
+    sent_at: datetime | None,
+) -> dict[str, Any]:
+    """Validate, enrich, route and produce a request's events; the response body."""
+    settings = collector.settings
+    guard = collector.guard
+    assert guard is not None
+    ip = client_ip(request)
+    throttled = guard.check(credentials.key_hash, ip)
+    if throttled is not None:
+        collector.metrics.throttled.labels(throttled.scope).inc()
+        raise Refused(
+            429,
+            f"rate limit per {throttled.scope} exceeded",
+            {"Retry-After": str(throttled.retry_after_s)},
+        )
+    if len(raw_events) > settings.max_batch_events:
+        raise Refused(413, f"more than {settings.max_batch_events} events in one batch")
+    site = credentials.site
+    received_at = datetime.now(UTC)
+    facts = RequestFacts(
+        site_id=site.site_id,
+        verified=credentials.verified,
+        received_at=received_at,
+        sent_at=sent_at,
+        max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
+        max_extra_fields=settings.max_extra_fields,
+    )
+    country = collector.countries.country(ip) if collector.countries else None
+    context = server_context(ip, request.headers.get("user-agent"), country)
+    result = validate_batch(raw_events, facts, context)
+    seen: set[str] = set()
+    fresh: list[Event] = []
+    for event in result.accepted:
+        event_id = str(event.event_id)
+        if event_id not in collector.recent and event_id not in seen:
+            seen.add(event_id)
+            fresh.append(event)
+    topics = settings.topics
+    records: list[tuple[str, bytes, bytes | None]] = []
+    routed: list[tuple[str, str]] = []
+    for event in fresh:
+        flooding = guard.flooding(site.site_id, event.anonymous_id)
+        if overflow_reason(event, guard.placeholders, flooding) is None:
+            records.append((topics.events, dump_event(event), kafka_key(event)))
+            routed.append((event.type, topics.events))
+        else:
+            records.append((topics.overflow, dump_event(event), event.event_id.bytes))
+            routed.append((event.type, topics.overflow))
+    records += [
+        (topics.dlq, dlq_record(r, site.site_id, received_at), None) for r in result.rejected
+    ]
+    try:
+        await collector.produce(records)
+    except KafkaDown as exc:
+        log.warning("answering 503: %s", exc)
+        retry = {"Retry-After": str(settings.retry_after_s)}
+        raise Refused(503, "event store unavailable, retry later", retry) from exc
+    for event in fresh:
+        collector.recent.add(str(event.event_id))
+    metrics = collector.metrics
+    for event_type, topic in routed:
+        metrics.accepted.labels(event_type, topic).inc()
+    for rejection in result.rejected:
+        raw_type = rejection.raw.get("type") if isinstance(rejection.raw, dict) else None
+        label = raw_type if raw_type in EVENT_MODELS else "unknown"
+        metrics.rejected.labels(reason_kind(rejection.reason), label).inc()
+    metrics.duplicates.inc(len(result.accepted) - len(fresh))
+    return {
+        "accepted": len(result.accepted),
+        "duplicates": len(result.accepted) - len(fresh),
+        "rejected": [r.as_response() for r in result.rejected],
+    }

@@ -1,0 +1,148 @@
+"""Fixtures of the collector tests: a real broker, the app in-process or under uvicorn."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from collector.app import create_app
+from collector.settings import CollectorSettings, Site
+from footfall.stack import broker_binary, free_port, port_open
+
+SHOP_A = Site.model_validate(
+    {
+        "site_id": "shop-a",
+        "write_key": "a-write",
+        "secret_key": "a-secret",
+        "allowed_origins": ["https://a.example"],
+    }
+)
+SHOP_B = Site.model_validate(
+    {
+        "site_id": "shop-b",
+        "write_key": "b-write",
+        "secret_key": "b-secret",
+        "allowed_origins": ["https://b.example"],
+    }
+)
+
+
+class Broker:
+    """A Tansu broker on a free port, stopped by its PID."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.log = (log_dir / f"broker-{self.port}.log").open("wb")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [str(broker_binary()), "broker", "--listener-url", url]
+            + ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while not port_open(self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("broker did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    running = Broker(tmp_path)
+    running.start()
+    yield running
+    running.stop()
+    running.log.close()
+
+
+def collector_settings(bootstrap: str, **overrides: object) -> CollectorSettings:
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": bootstrap,
+        "topic_prefix": "t.",
+        "partitions": 2,
+        "sites": [SHOP_A, SHOP_B],
+        "produce_timeout_s": 3.0,
+        "retry_after_s": 2,
+    }
+    return CollectorSettings(**(values | overrides))  # type: ignore[arg-type]
+
+
+def wait_ready(client: TestClient | httpx.Client, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/readyz").status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError("collector never became ready")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[[CollectorSettings], TestClient]]:
+    """The app in-process (lifespan included), connected to Kafka before it is returned."""
+    opened: list[TestClient] = []
+
+    def make(settings: CollectorSettings) -> TestClient:
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
+        client.__enter__()
+        opened.append(client)
+        wait_ready(client)
+        return client
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+class Uvicorn:
+    """``python -m collector`` in a child process on a free port, stopped by its PID."""
+
+    def __init__(self, settings: CollectorSettings, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = os.environ | {
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "FOOTFALL_PORT": str(self.port),
+            "FOOTFALL_TOPIC_PREFIX": settings.topic_prefix,
+            "FOOTFALL_PARTITIONS": str(settings.partitions),
+            "FOOTFALL_SITES": "["
+            + ",".join(site.model_dump_json() for site in settings.sites)
+            + "]",
+        }
+        self.log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "collector"], env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        with httpx.Client(base_url=self.url) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    wait_ready(client)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or self.process.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.log.close()

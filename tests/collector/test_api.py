@@ -1,0 +1,184 @@
+"""The ingestion API against a real broker: endpoints, encodings, tenancy, routing."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from collector.settings import CollectorSettings, hash_key
+from tests.collector.conftest import Broker, collector_settings
+from tests.collector.events import order, page_view
+from tests.collector.kafka_read import read_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+MakeClient = Callable[[CollectorSettings], TestClient]
+
+
+def ids(records: list[dict[str, object]]) -> set[object]:
+    return {r["event_id"] for r in records}
+
+
+def test_batch_event_gzip_and_text_plain_all_reach_kafka(
+    broker: Broker, make_client: MakeClient
+) -> None:
+    client = make_client(collector_settings(broker.bootstrap))
+    one, two, three, four = page_view(), page_view(), page_view(), page_view()
+    bad = {"event_id": "x", "type": "page_view"}
+    answer = client.post("/v1/batch", json={"write_key": "a-write", "batch": [one, bad]})
+    assert answer.status_code == 200
+    assert answer.json()["accepted"] == 1
+    assert answer.json()["rejected"][0]["index"] == 1
+    single = client.post("/v1/event", json=two | {"write_key": "a-write"})
+    assert single.json()["accepted"] == 1
+    zipped = gzip.compress(orjson.dumps({"write_key": "a-write", "batch": [three]}))
+    answer = client.post("/v1/batch", content=zipped, headers={"Content-Encoding": "gzip"})
+    assert answer.json()["accepted"] == 1
+    plain = orjson.dumps({"write_key": "a-write", "batch": [four]})
+    answer = client.post("/v1/batch", content=plain, headers={"Content-Type": "text/plain"})
+    assert answer.json()["accepted"] == 1
+    stored = read_topic(broker.bootstrap, "t.events")
+    assert ids(stored) == {one["event_id"], two["event_id"], three["event_id"], four["event_id"]}
+    assert all(r["site_id"] == "shop-a" for r in stored)
+    dlq = read_topic(broker.bootstrap, "t.events.dlq")
+    assert [r["payload"] for r in dlq] == [bad]
+
+
+def test_a_key_of_one_site_never_writes_into_another_site(
+    broker: Broker, make_client: MakeClient
+) -> None:
+    client = make_client(collector_settings(broker.bootstrap))
+    forged = page_view() | {"site_id": "shop-b"}
+    answer = client.post("/v1/batch", json={"write_key": "a-write", "batch": [forged]})
+    assert answer.json()["accepted"] == 1
+    from_b_origin = client.post(
+        "/v1/batch",
+        json={"write_key": "a-write", "batch": [page_view()]},
+        headers={"Origin": "https://b.example"},
+    )
+    assert from_b_origin.status_code == 403
+    unknown = client.post("/v1/batch", json={"write_key": "nope", "batch": [page_view()]})
+    assert unknown.status_code == 401
+    hashed = client.post("/v1/batch", json={"write_key": hash_key("a-write"), "batch": []})
+    assert hashed.status_code == 401
+    stored = read_topic(broker.bootstrap, "t.events")
+    assert [r["site_id"] for r in stored] == ["shop-a"]
+    assert stored[0]["event_id"] == forged["event_id"]
+
+
+def test_cors_is_answered_per_site(broker: Broker, make_client: MakeClient) -> None:
+    client = make_client(collector_settings(broker.bootstrap))
+    preflight = {"Access-Control-Request-Method": "POST"}
+    ok = client.options("/v1/batch", headers=preflight | {"Origin": "https://a.example"})
+    assert ok.status_code == 204
+    assert ok.headers["access-control-allow-origin"] == "https://a.example"
+    evil = client.options("/v1/batch", headers=preflight | {"Origin": "https://evil.example"})
+    assert evil.status_code == 403
+    own = client.options("/v1/batch", headers=preflight | {"Origin": "http://testserver"})
+    assert own.status_code == 204
+
+
+def test_money_is_trusted_only_from_the_secret_key(
+    broker: Broker, make_client: MakeClient
+) -> None:
+    client = make_client(collector_settings(broker.bootstrap))
+    from_browser, from_server = order(), order()
+    client.post("/v1/batch", json={"write_key": "a-write", "batch": [from_browser]})
+    client.post("/v1/batch", json={"batch": [from_server]}, headers={"X-Footfall-Key": "a-secret"})
+    verified = {r["event_id"]: r["verified"] for r in read_topic(broker.bootstrap, "t.events")}
+    assert verified == {from_browser["event_id"]: False, from_server["event_id"]: True}
+
+
+def test_hot_keys_bots_and_floods_go_to_the_overflow_topic(
+    broker: Broker, make_client: MakeClient
+) -> None:
+    client = make_client(collector_settings(broker.bootstrap, flood_threshold=3))
+    normal = page_view("browser-1")
+    placeholders = [page_view(name) for name in ("null", "undefined", "Anonymous", "0")]
+    flood = [page_view("flooder") for _ in range(5)]
+    batch = [normal, *placeholders, *flood]
+    assert client.post("/v1/batch", json={"write_key": "a-write", "batch": batch}).is_success
+    bot = page_view("crawler-1")
+    client.post(
+        "/v1/batch",
+        json={"write_key": "a-write", "batch": [bot]},
+        headers={"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"},
+    )
+    main = ids(read_topic(broker.bootstrap, "t.events"))
+    overflow = ids(read_topic(broker.bootstrap, "t.events.overflow"))
+    assert main == {normal["event_id"]} | {e["event_id"] for e in flood[:3]}
+    expected = {e["event_id"] for e in [*placeholders, *flood[3:], bot]}
+    assert overflow == expected
+
+
+def test_duplicates_within_the_window_are_dropped(broker: Broker, make_client: MakeClient) -> None:
+    client = make_client(collector_settings(broker.bootstrap))
+    event = page_view()
+    first = client.post("/v1/batch", json={"write_key": "a-write", "batch": [event, event]})
+    again = client.post("/v1/batch", json={"write_key": "a-write", "batch": [event]})
+    assert first.json()["duplicates"] == 1
+    assert again.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
+    assert len(read_topic(broker.bootstrap, "t.events")) == 1
+
+
+def test_country_comes_from_the_configured_ip_range_file(
+    broker: Broker, make_client: MakeClient, tmp_path: Path
+) -> None:
+    ranges = tmp_path / "ranges.csv"
+    ranges.write_text("start_ip,end_ip,country\n127.0.0.0,127.255.255.255,NZ\n")
+    client = make_client(collector_settings(broker.bootstrap, geoip_csv=ranges))
+    event = page_view() | {"context": {"country": "US"}}
+    client.post(
+        "/v1/batch", json={"write_key": "a-write", "batch": [event]}, headers={"X-Test": "1"}
+    )
+    # the test client's address is "testclient", not an IP: no country, the client's is dropped
+    stored = read_topic(broker.bootstrap, "t.events")
+    assert "country" not in stored[0]["context"]
+
+
+def test_metrics_health_and_openapi(broker: Broker, make_client: MakeClient) -> None:
+    client = make_client(collector_settings(broker.bootstrap))
+    client.post("/v1/batch", json={"write_key": "a-write", "batch": [page_view(), {"type": 1}]})
+    text = client.get("/metrics").text
+    assert 'footfall_collector_events_accepted_total{topic="t.events",type="page_view"} 1.0' in text
+    assert 'footfall_collector_events_rejected_total{reason="unknown_type",type="unknown"} 1.0' in (
+        text
+    )
+    assert "footfall_collector_produce_seconds_count 1.0" in text
+    assert 'footfall_collector_requests_total{endpoint="/v1/batch",status="200"} 1.0' in text
+    assert client.get("/healthz").json() == {"status": "ok"}
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/batch", "/v1/event", "/segment/v1/track", "/metrics"} <= set(paths)
+
+
+def test_keys_come_hashed_from_a_toml_file(tmp_path: Path) -> None:
+    config = tmp_path / "footfall.toml"
+    config.write_text(
+        "[[sites]]\n"
+        'site_id = "toml-shop"\n'
+        f'write_key_sha256 = "{hash_key("w")}"\n'
+        f'secret_key_sha256 = "{hash_key("s")}"\n'
+        'allowed_origins = ["https://toml.example"]\n'
+    )
+    code = (
+        "from collector.settings import CollectorSettings; s = CollectorSettings();"
+        "print(s.sites[0].site_id, s.sites[0].write_key_sha256)"
+    )
+    env = os.environ | {"FOOTFALL_CONFIG": str(config)}
+    env.pop("FOOTFALL_SITES", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True)
+    assert out.stdout.decode().split() == ["toml-shop", hash_key("w")]
+
+
+def test_demo_keys_work_by_default() -> None:
+    site = CollectorSettings().sites[0]
+    assert site.write_key_sha256 == hash_key("demo-write-key")
+    assert site.secret_key_sha256 == hash_key("demo-secret-key")
+    assert "demo-write-key" not in site.model_dump_json()
