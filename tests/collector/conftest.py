@@ -47,8 +47,12 @@ class Broker:
     def start(self) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [str(broker_binary()), "broker", "--listener-url", url]
-            + ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            [
+                str(broker_binary()),
+                "broker",
+                *("--listener-url", url, "--advertised-listener-url", url),
+                *("--storage-engine", "memory://tansu/"),
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -95,12 +99,13 @@ def wait_ready(client: TestClient | httpx.Client, timeout: float = 30.0) -> None
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[[CollectorSettings], TestClient]]:
+def make_client() -> Iterator[Callable[..., TestClient]]:
     """The app in-process (lifespan included), connected to Kafka before it is returned."""
     opened: list[TestClient] = []
 
-    def make(settings: CollectorSettings) -> TestClient:
-        client = TestClient(create_app(settings), raise_server_exceptions=False)
+    def make(settings: CollectorSettings, address: str = "testclient") -> TestClient:
+        app = create_app(settings)
+        client = TestClient(app, raise_server_exceptions=False, client=(address, 50000))
         client.__enter__()
         opened.append(client)
         wait_ready(client)
