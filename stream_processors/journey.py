@@ -74,20 +74,11 @@ def buyer_stage(profile: Profile, rules: JourneyRules) -> Stage:
     return "customer" if profile.orders == 1 else "repeat_customer"
 
 
-def ordered_since_entered(profile: Profile) -> bool:
-    """Whether the latest order is newer than the current stage."""
-    if profile.last_order_at is None or profile.stage_since is None:
-        return True
-    return profile.last_order_at > profile.stage_since
-
-
 def stage_after(profile: Profile, kind: str | None, rules: JourneyRules) -> Stage:
     """The stage ``profile`` (already updated by an event of ``kind``) belongs in."""
     current = profile.stage
     if profile.orders > 0:
         if kind == "order_placed":
-            if current in BUYER_STAGES | LAPSED_STAGES and not ordered_since_entered(profile):
-                return current  # a replayed order (already counted) moves nothing
             return "won_back" if current in LAPSED_STAGES else buyer_stage(profile, rules)
         if current in BUYER_STAGES or current in LAPSED_STAGES:
             return current  # browsing neither promotes nor wins back a buyer; orders do
