@@ -119,18 +119,24 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
 class Uvicorn:
     """``python -m collector`` in a child process on a free port, stopped by its PID."""
 
-    def __init__(self, settings: CollectorSettings, log_path: Path) -> None:
+    def __init__(
+        self, settings: CollectorSettings, log_path: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = os.environ | {
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "FOOTFALL_PORT": str(self.port),
-            "FOOTFALL_TOPIC_PREFIX": settings.topic_prefix,
-            "FOOTFALL_PARTITIONS": str(settings.partitions),
-            "FOOTFALL_SITES": "["
-            + ",".join(site.model_dump_json() for site in settings.sites)
-            + "]",
-        }
+        env = (
+            os.environ
+            | {
+                "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+                "FOOTFALL_PORT": str(self.port),
+                "FOOTFALL_TOPIC_PREFIX": settings.topic_prefix,
+                "FOOTFALL_PARTITIONS": str(settings.partitions),
+                "FOOTFALL_SITES": "["
+                + ",".join(site.model_dump_json() for site in settings.sites)
+                + "]",
+            }
+            | (extra_env or {})
+        )
         self.log = log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "collector"], env=env, stdout=self.log, stderr=subprocess.STDOUT
