@@ -17,6 +17,21 @@ CURRENT_PROFILES = """
 SELECT * FROM profiles FINAL WHERE merged_into = ''
 """
 
+STAYS = """
+SELECT from_stage AS stage, count() AS stays,
+       round(median(dateDiff('second', entered, at)) / 86400, 2) AS median_days
+FROM
+(
+    SELECT from_stage, at,
+           lagInFrame(at) OVER (PARTITION BY site_id, profile_id ORDER BY at
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS entered,
+           row_number() OVER (PARTITION BY site_id, profile_id ORDER BY at) AS n
+    FROM journey_transitions FINAL
+)
+WHERE n > 1
+GROUP BY stage
+"""
+
 QUERIES: dict[str, str] = {
     "events_by_type": """
         SELECT type, count() AS events, uniqExact(anonymous_id) AS browsers
@@ -26,10 +41,18 @@ QUERIES: dict[str, str] = {
                countIf(orders > 0) AS ordered, countIf(orders > 1) AS reordered
         FROM ({CURRENT_PROFILES})""",
     "stages": f"""
-        SELECT stage, count() AS profiles,
-               round(median(dateDiff('second', stage_since, now64())) / 86400, 1)
-                   AS median_days_in_stage
-        FROM ({CURRENT_PROFILES}) GROUP BY stage ORDER BY profiles DESC""",
+        SELECT if(current.stage = '', left_after.stage, current.stage) AS stage,
+               profiles, median_days_so_far,
+               left_after.stays AS stays_ended, left_after.median_days AS median_days_per_stay
+        FROM
+        (
+            SELECT stage, count() AS profiles,
+                   round(median(dateDiff('second', stage_since, now64())) / 86400, 1)
+                       AS median_days_so_far
+            FROM ({CURRENT_PROFILES}) GROUP BY stage
+        ) AS current
+        FULL JOIN ({STAYS}) AS left_after ON left_after.stage = current.stage
+        ORDER BY profiles DESC, stays_ended DESC""",
     "flow": """
         SELECT from_stage, to_stage, count() AS moves,
                countIf(startsWith(cause, 'timer:')) AS by_timer
@@ -147,7 +170,10 @@ def render(sql: SqlClient, console: Console, sent: int, elapsed: float) -> None:
                 "[bold]Funnel (profiles): product view → cart → order → repeat[/bold]",
                 funnel_bars(funnel),
                 "",
-                table("Profiles per journey stage", results["stages"]),
+                table(
+                    "Profiles per journey stage (days so far; days per stay ended)",
+                    results["stages"],
+                ),
                 "",
                 table("Stage flow: the most frequent moves", results["flow"]),
                 "",
