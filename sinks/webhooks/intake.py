@@ -17,12 +17,14 @@ from sinks.webhooks.summary import apply_cart, clean_traits, last_order_of, summ
 from sinks.webhooks.triggers import (
     BadInput,
     Trigger,
+    first_order,
     journey_trigger,
     order_triggers,
     profile_id_of,
     review_trigger,
     segment_trigger,
     wants,
+    when,
 )
 
 log = logging.getLogger("footfall.webhooks")
@@ -81,7 +83,9 @@ class Intake:
             order = last_order_of(event)
             if order is None:
                 raise BadInput("order without id, total or currency")
-            first = self.state.record_order(site, profile_id, order)
+            recorded = self.state.record_order(site, profile_id, order)
+            snapshot = self.state.profile(site, profile_id)
+            first = first_order(recorded, snapshot, when(event.get("occurred_at")))
             return order_triggers(event, profile_id, first)
         if kind == "review":
             return review_trigger(event, profile_id, self.policy.low_rating_max)

@@ -162,6 +162,17 @@ def review_trigger(event: dict[str, Any], profile_id: str, low_rating_max: int) 
     return [Trigger(kind, site, profile_id, f"{kind}:{site}:{data.event_id}", data.at, data)]
 
 
+def first_order(recorded_first: bool, snapshot: dict[str, Any] | None, at: datetime) -> bool:
+    """Whether an order is the profile's first: the dispatcher's own record says so, and the
+    latest profile snapshot (which may lag) does not know of an earlier first order."""
+    if not recorded_first or not snapshot or not snapshot.get("first_order_at"):
+        return recorded_first
+    try:
+        return not when(snapshot["first_order_at"]) < at
+    except (BadInput, ValueError):
+        return recorded_first
+
+
 def profile_id_of(event: dict[str, Any], linked_customer: str | None) -> str:
     """The profile an event belongs to, as the stream worker's identity resolution decides."""
     customer = event.get("customer_id") or linked_customer

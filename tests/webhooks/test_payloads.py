@@ -17,7 +17,13 @@ from sinks.webhooks.signing import new_secret, signed_headers
 from sinks.webhooks.subscriptions import SubscriptionStore, from_toml, to_toml
 from sinks.webhooks.summary import apply_cart, summarize
 from sinks.webhooks.tracking import OffsetTracker
-from sinks.webhooks.triggers import journey_trigger, order_triggers, segment_trigger, wants
+from sinks.webhooks.triggers import (
+    first_order,
+    journey_trigger,
+    order_triggers,
+    segment_trigger,
+    wants,
+)
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -94,6 +100,16 @@ def test_delivery_ids_are_stable_per_subscription_and_event() -> None:
     payload = WebhookPayload.model_validate_json(one.body)
     assert payload.delivery_id == one.delivery_id
     assert payload.schema_version == 1
+
+
+def test_first_order_needs_no_earlier_first_order_in_the_snapshot() -> None:
+    earlier = {"first_order_at": "2026-10-01T10:00:00Z", "orders": 1}
+    same = {"first_order_at": NOW.isoformat(), "orders": 1}
+    assert first_order(True, None, NOW)
+    assert first_order(True, {"orders": 0}, NOW)
+    assert first_order(True, same, NOW)
+    assert not first_order(True, earlier, NOW)
+    assert not first_order(False, None, NOW)
 
 
 def test_signature_verifies_with_the_standardwebhooks_library() -> None:
