@@ -13,7 +13,7 @@ import ast
 import operator
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from schemas.profile import STAGES, Profile
+from schemas.profile import STAGES, Profile, ProfileFigures
 from schemas.segments import SegmentChange
 
 DEFAULT_CONFIG = Path(__file__).parent / "segments.default.toml"
@@ -46,6 +46,13 @@ FEATURES = frozenset(
 )  # fmt: skip
 
 
+FIGURE_FEATURES = frozenset(
+    name
+    for name, info in ProfileFigures.model_fields.items()
+    if name not in FEATURES and info.annotation in (int, float, int | None, float | None, str)
+)
+SHARED_FIGURES = frozenset({"price_tier", "coupon_share"})
+KNOWN = FEATURES | FIGURE_FEATURES
 CHOICES: dict[str, tuple[str, ...]] = {"stage": STAGES, "price_tier": ("budget", "mid", "premium")}
 
 
@@ -105,10 +112,10 @@ def parse_condition(segment: str, text: str) -> Condition:
             f"segment {segment!r}: cannot read condition {text!r} (expected 'feature op value')"
         )
     feature, op, literal = match.groups()
-    if feature not in FEATURES and not feature.startswith("category_views."):
+    if feature not in KNOWN and not feature.startswith("category_views."):
         raise SegmentConfigError(
             f"segment {segment!r}: unknown feature {feature!r} in {text!r}; "
-            f"known: {', '.join(sorted(FEATURES))}, category_views.<category>"
+            f"known: {', '.join(sorted(KNOWN))}, category_views.<category>"
         )
     literal = {"true": "True", "false": "False", "null": "None"}.get(literal, literal)
     try:
@@ -131,7 +138,7 @@ def check_value(segment: str, text: str, feature: str, value: Any) -> None:
     for item in values:
         if item is None:
             continue
-        if feature in CHOICES or feature == "top_category":
+        if feature in CHOICES or feature in ("top_category", "rfm"):
             if not isinstance(item, str):
                 raise SegmentConfigError(f"segment {segment!r}: {feature} is text in {text!r}")
             if allowed is not None and item not in allowed:
@@ -184,8 +191,17 @@ def band_score(value: float, edges: list[float], higher_is_better: bool = True) 
     return max(1, min(5, score))
 
 
-def features(profile: Profile, now: datetime, bands: ScoreBands) -> dict[str, Any]:
-    """The figures segment rules are written against, as of ``now``."""
+def features(
+    profile: Profile,
+    now: datetime,
+    bands: ScoreBands,
+    figures: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The figures segment rules are written against, as of ``now``.
+
+    ``figures`` are the profile's published figures (rolling counts, RFM scores, …), usable
+    in rules under their own names.
+    """
     counts = profile.counts
     revenue = float(profile.revenue)
     days_since_order = (
@@ -235,21 +251,34 @@ def features(profile: Profile, now: datetime, bands: ScoreBands) -> dict[str, An
     }
     for category, views in profile.category_views.items():
         found[f"category_views.{category}"] = views
+    for name, value in (figures or {}).items():
+        if name in FIGURE_FEATURES or name in SHARED_FIGURES:
+            found[name] = value  # the profile's own figures win over the estimates above
     return found
 
 
-def memberships(profile: Profile, now: datetime, config: SegmentConfig) -> list[str]:
-    values = features(profile, now, config.bands)
+def memberships(
+    profile: Profile,
+    now: datetime,
+    config: SegmentConfig,
+    figures: Mapping[str, Any] | None = None,
+) -> list[str]:
+    values = features(profile, now, config.bands, figures)
     return sorted(s.name for s in config.segments if s.matches(values))
 
 
 def update_segments(
-    profile: Profile, now: datetime, cause: str, event_id: str | None, config: SegmentConfig
+    profile: Profile,
+    now: datetime,
+    cause: str,
+    event_id: str | None,
+    config: SegmentConfig,
+    figures: Mapping[str, Any] | None = None,
 ) -> tuple[Profile, list[SegmentChange]]:
     """Re-evaluate every segment; entering and leaving are returned as changes."""
     if profile.merged_into is not None:
         return profile, []
-    current = memberships(profile, now, config)
+    current = memberships(profile, now, config, figures)
     before = set(profile.segments)
     changes = [
         SegmentChange(

@@ -1,0 +1,96 @@
+"""One journey step: timers before the event, the event's move, and the segments after."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.profile import Profile
+from stream_processors.journey import JourneyRules
+from stream_processors.journey_step import JourneyConfig, after_event, after_tick, is_due
+from stream_processors.segments import memberships, parse_config
+
+T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+CONFIG = JourneyConfig()
+
+
+def carted() -> Profile:
+    p = Profile(
+        site_id="s",
+        profile_id="p",
+        stage="engaged",
+        stage_since=T0,
+        cart={"p1": 1},
+        cart_updated_at=T0,
+        recent_cart_adds=[T0],
+    )
+    return after_event(p, "cart_add", T0, "e1", CONFIG)[0]
+
+
+def test_an_event_moves_the_stage_and_enters_segments_at_its_time() -> None:
+    p = Profile(
+        site_id="s", profile_id="p", stage="engaged", stage_since=T0, cart={"p1": 1},
+        cart_updated_at=T0, recent_cart_adds=[T0],
+    )  # fmt: skip
+    p, transitions, changes = after_event(p, "cart_add", T0, "e1", CONFIG)
+    assert [(t.to_stage, t.event_id) for t in transitions] == [("cart", "e1")]
+    assert [(c.segment, c.change, c.at, c.event_id) for c in changes] == [
+        ("high_intent", "entered", T0, "e1")
+    ]
+    assert p.segments == ["high_intent"]
+
+
+def test_a_tick_abandons_the_cart_and_enters_cart_abandoner() -> None:
+    p = carted()
+    due = T0 + timedelta(minutes=CONFIG.rules.cart_abandoned_after_minutes)
+    assert after_tick(p, due - timedelta(seconds=1), CONFIG) == (p, [], [])
+    p, transitions, changes = after_tick(p, due + timedelta(days=3), CONFIG)
+    assert [(t.to_stage, t.cause, t.at) for t in transitions] == [
+        ("cart_abandoned", "timer:cart_abandoned", due)
+    ]
+    # Re-evaluated at the due time: the cart add is still within 24 hours then.
+    assert {(c.segment, c.change, c.at) for c in changes} == {("cart_abandoner", "entered", due)}
+
+
+def test_timers_due_before_an_event_fire_first_at_their_own_time() -> None:
+    p = carted()
+    later = T0 + timedelta(days=2)
+    p, transitions, changes = after_event(p, "page_view", later, "e2", CONFIG)
+    assert [(t.to_stage, t.cause) for t in transitions] == [
+        ("cart_abandoned", "timer:cart_abandoned")
+    ]
+    assert {(c.segment, c.change) for c in changes} == {
+        ("cart_abandoner", "entered"),
+        ("high_intent", "exited"),
+    }
+
+
+def test_a_replayed_step_gives_identical_output() -> None:
+    p = carted()
+    now = T0 + timedelta(days=1)
+    assert after_tick(p, now, CONFIG) == after_tick(p, now, CONFIG)
+
+
+def test_segments_can_use_the_profiles_published_figures() -> None:
+    def figures(profile: Profile, at: datetime) -> dict[str, Any]:
+        return {"views_7d": 12, "price_tier": "premium"}
+
+    segments = parse_config(
+        {
+            "segments": [
+                {"name": "busy_premium", "all": ["views_7d >= 10", "price_tier == 'premium'"]}
+            ]
+        }
+    )
+    config = JourneyConfig(JourneyRules(), segments, figures)
+    p = Profile(site_id="s", profile_id="p", stage_since=T0)
+    assert after_event(p, "page_view", T0, "e", config)[0].segments == ["busy_premium"]
+    assert memberships(p, T0, segments) == []
+
+
+def test_due_times_kept_as_text_in_the_table_are_compared_as_times() -> None:
+    now = datetime(2026, 10, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    assert is_due("2026-10-01T12:00:00Z", now)
+    assert is_due("2026-10-01T14:00:00+02:00", now)
+    assert not is_due("2026-10-01T12:00:01Z", now)
+    assert not is_due(None, now)
