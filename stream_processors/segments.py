@@ -176,6 +176,15 @@ def parse_config(data: dict[str, Any]) -> SegmentConfig:
     return SegmentConfig(tuple(segments), ScoreBands.model_validate(data.get("bands", {})))
 
 
+def uses_figures(config: SegmentConfig) -> bool:
+    """Whether any rule reads a published figure (then the worker computes them)."""
+    return any(
+        c.feature in FIGURE_FEATURES or c.feature in SHARED_FIGURES
+        for s in config.segments
+        for c in (*s.all, *s.any)
+    )
+
+
 def load_config(path: Path = DEFAULT_CONFIG) -> SegmentConfig:
     try:
         data = tomllib.loads(path.read_text())
@@ -252,7 +261,7 @@ def features(
     for category, views in profile.category_views.items():
         found[f"category_views.{category}"] = views
     for name, value in (figures or {}).items():
-        if name in FIGURE_FEATURES or name in SHARED_FIGURES:
+        if name in FIGURE_FEATURES or (name in SHARED_FIGURES and value is not None):
             found[name] = value  # the profile's own figures win over the estimates above
     return found
 

@@ -94,3 +94,20 @@ def test_due_times_kept_as_text_in_the_table_are_compared_as_times() -> None:
     assert is_due("2026-10-01T14:00:00+02:00", now)
     assert not is_due("2026-10-01T12:00:01Z", now)
     assert not is_due(None, now)
+
+
+def test_figures_are_needed_only_when_a_rule_reads_one() -> None:
+    from stream_processors.segments import load_config, uses_figures
+
+    assert uses_figures(load_config())  # bargain hunter reads the price tier
+    plain = parse_config({"segments": [{"name": "buyers", "all": ["orders >= 1"]}]})
+    assert not uses_figures(plain)
+
+
+def test_an_unknown_published_tier_leaves_the_estimate_in_place() -> None:
+    from stream_processors.segments import features, load_config
+
+    p = Profile(site_id="s", profile_id="p", price_sum=10, price_count=1)
+    bands = load_config().bands
+    assert features(p, T0, bands, {"price_tier": None})["price_tier"] == "budget"
+    assert features(p, T0, bands, {"price_tier": "premium"})["price_tier"] == "premium"
