@@ -1,7 +1,9 @@
 """One step of a profile's journey: timers due, the stage after an event, segments. Pure.
 
-The worker calls :func:`after_event` once a new event (or a merge) is folded into a profile,
-and :func:`after_tick` when its timer scan finds the profile due. Both return the profile with
+The worker calls :func:`after_tick` with an event's time before folding the event in (timers
+that fell due before it fire first, at their own time), :func:`after_event` once the event (or
+a merge) is folded in, and :func:`after_tick` again when its timer scan finds the profile due.
+Both return the profile with
 its new stage, timer and segments, and the transitions and segment changes to publish. Every
 time in the output comes from the input (event times and due times), so a replay gives
 identical rows.
@@ -43,15 +45,10 @@ def after_event(
     event_id: str | None,
     config: JourneyConfig,
 ) -> Step:
-    """After an event of ``kind`` at ``at`` (``kind`` None: a merge) was folded in.
-
-    Timers that fell due before the event fire first, each at its own due time.
-    """
-    profile, transitions = fire_timers(profile, at, config.rules)
-    profile, moved = advance(profile, kind, at, event_id, config.rules)
-    cause = kind or "merge"
-    profile, changes = segments_at(profile, at, cause, event_id, config)
-    return profile, transitions + moved, changes
+    """After an event of ``kind`` at ``at`` (``kind`` None: a merge) was folded in."""
+    profile, transitions = advance(profile, kind, at, event_id, config.rules)
+    profile, changes = segments_at(profile, at, kind or "merge", event_id, config)
+    return profile, transitions, changes
 
 
 def after_tick(profile: Profile, now: datetime, config: JourneyConfig) -> Step:

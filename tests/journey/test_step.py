@@ -55,12 +55,15 @@ def test_a_tick_abandons_the_cart_and_enters_cart_abandoner() -> None:
 def test_timers_due_before_an_event_fire_first_at_their_own_time() -> None:
     p = carted()
     later = T0 + timedelta(days=2)
-    p, transitions, changes = after_event(p, "page_view", later, "e2", CONFIG)
-    assert [(t.to_stage, t.cause) for t in transitions] == [
-        ("cart_abandoned", "timer:cart_abandoned")
+    p, timed, _ = after_tick(p, later, CONFIG)
+    p = p.model_copy(update={"cart": {"p1": 2}, "cart_updated_at": later})  # the event folded in
+    p, moved, changes = after_event(p, "cart_add", later, "e2", CONFIG)
+    assert [(t.from_stage, t.to_stage, t.cause) for t in timed + moved] == [
+        ("cart", "cart_abandoned", "timer:cart_abandoned"),
+        ("cart_abandoned", "cart", "cart_add"),
     ]
     assert {(c.segment, c.change) for c in changes} == {
-        ("cart_abandoner", "entered"),
+        ("cart_abandoner", "exited"),
         ("high_intent", "exited"),
     }
 
