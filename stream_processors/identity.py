@@ -10,8 +10,10 @@ merged into it once. Messages on the re-keyed topic are JSON objects of three ki
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
+from pydantic import BaseModel, Field
 
 from schemas.events import Envelope
 from schemas.profile import Profile
@@ -49,15 +51,18 @@ def route(event: Envelope, linked_customer: str | None) -> Routing:
     return Routing(profile_id=customer, link_to=customer, merge_from=merge_from)
 
 
-def event_message(event: Envelope, event_json: bytes, profile_id: str) -> bytes:
-    return orjson.dumps(
-        {
-            "kind": "event",
-            "site_id": event.site_id,
-            "profile_id": profile_id,
-            "event": orjson.Fragment(event_json),
-        }
-    )
+def event_message(
+    event: Envelope, event_json: bytes, profile_id: str, source: tuple[int, int] | None = None
+) -> bytes:
+    message: dict[str, object] = {
+        "kind": "event",
+        "site_id": event.site_id,
+        "profile_id": profile_id,
+        "event": orjson.Fragment(event_json),
+    }
+    if source is not None:
+        message["source"] = list(source)
+    return orjson.dumps(message)
 
 
 def merge_message(site_id: str, anonymous_profile: str, into: str, merge_id: str) -> bytes:
@@ -82,3 +87,89 @@ def absorb_message(site_id: str, into: str, profile: Profile, merge_id: str) -> 
             "merge_id": merge_id,
         }
     )
+
+
+LINKS_KEPT = 8
+
+
+class Link(BaseModel):
+    """One ``anonymous id → customer`` link, from the source offset of the event that made it."""
+
+    customer: str
+    since: int = Field(description="Source offset of the linking event (replays route alike).")
+    at: datetime
+    event_id: str
+    merged: str | None = Field(default=None, description="Anonymous profile merged in.")
+    undone_after: int | None = Field(
+        default=None, description="Offset after which the link no longer applies."
+    )
+    undone_at: datetime | None = None
+
+
+class BrowserIdentity(BaseModel):
+    """The identity history of one browser, as stored in the ``identity`` table."""
+
+    links: list[Link] = Field(default_factory=list)
+    offset: int = Field(default=-1, description="Highest source offset routed.")
+
+
+def linked_before(identity: BrowserIdentity, offset: int) -> str | None:
+    """The customer the browser was linked to just before source offset ``offset``."""
+    current: str | None = None
+    for link in identity.links:
+        if link.since >= offset:
+            break
+        undone = link.undone_after is not None and link.undone_after < offset
+        current = None if undone else link.customer
+    return current
+
+
+def route_at(
+    identity: BrowserIdentity, event: Envelope, offset: int
+) -> tuple[Routing, BrowserIdentity]:
+    """Route the event read at source ``offset``; the same offset always routes alike."""
+    routing = route(event, linked_before(identity, offset))
+    changed = identity
+    if routing.link_to is not None and not any(link.since == offset for link in identity.links):
+        link = Link(
+            customer=routing.link_to,
+            since=offset,
+            at=event.occurred_at,
+            event_id=str(event.event_id),
+            merged=routing.merge_from,
+        )
+        changed = identity.model_copy(update={"links": [*identity.links, link][-LINKS_KEPT:]})
+    if offset > changed.offset:
+        changed = changed.model_copy(update={"offset": offset})
+    return routing, changed
+
+
+def undo_link(identity: BrowserIdentity, offset: int, now: datetime) -> BrowserIdentity:
+    """Stop the browser's latest link after source ``offset`` (the undo command's own).
+
+    Its later events build an anonymous profile again. The same command read twice
+    changes nothing.
+    """
+    links = list(identity.links)
+    if any(link.undone_after == offset for link in links):
+        return identity
+    for index in range(len(links) - 1, -1, -1):
+        if links[index].since < offset and links[index].undone_after is None:
+            links[index] = links[index].model_copy(
+                update={"undone_after": offset, "undone_at": now}
+            )
+            return identity.model_copy(update={"links": links})
+    raise NoLinkError("the browser has no link to undo")
+
+
+def undo_message(site_id: str, anonymous_id: str) -> bytes:
+    """The command, sent on the events topic under the browser's key, that undoes its link."""
+    return orjson.dumps({"command": "undo_link", "site_id": site_id, "anonymous_id": anonymous_id})
+
+
+def is_command(raw: bytes) -> bool:
+    return raw.startswith(b'{"command":')
+
+
+class NoLinkError(ValueError):
+    """Undo asked for a browser that is not linked to any customer."""

@@ -1,7 +1,15 @@
-"""Pure profile logic: ``apply_event(profile, event) -> profile`` and merging."""
+"""Pure profile logic: ``apply_event(profile, event) -> profile``, merging and dedup.
+
+Every update is idempotent. An event read from source partition ``p`` at offset ``o`` is
+applied once: the profile keeps, per source partition, the highest offset applied (events of
+one browser reach their profile in source order), plus a short window of recent event ids for
+retries that arrive at new offsets. Sums and counts are order-free; "first"/"last" figures
+compare ``occurred_at``, so late events land where they belong.
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,29 +19,50 @@ from schemas.events import (
     CartRemove,
     CheckoutStarted,
     Envelope,
+    ExperimentExposure,
     OrderPlaced,
     OrderRefunded,
     ProductView,
     Review,
+    Search,
 )
 from schemas.profile import Profile
+from stream_processors.channels import first_touch, last_touch, touch_of
+from stream_processors.rules import DECAY_EPOCH, DEFAULT_RULES, ProfileRules
 
-SEEN_IDS_KEPT = 512
-SESSIONS_KEPT = 16
+RECENT_IDS_KEPT = 8
+SESSIONS_KEPT = 8
 ORDER_TIMES_KEPT = 24
 CART_ADDS_KEPT = 16
+SEARCH_TERMS_KEPT = 5
+SCORES_KEPT = 8
+DEVICES_KEPT = 4
+EXPERIMENTS_KEPT = 8
+ANONYMOUS_IDS_KEPT = 8
+DAYS_KEPT = 90
+SHORT_ID = 10
+Source = tuple[int, int]
+"""(source partition, source offset) of the event that a message carries."""
 
 
 def new_profile(site_id: str, profile_id: str) -> Profile:
     return Profile(site_id=site_id, profile_id=profile_id)
 
 
-def already_applied(profile: Profile, event_id: str) -> bool:
-    return event_id in profile.seen_ids
+def short_id(event_id: str) -> str:
+    """A compact id: 40 bits of the UUID; merge ids (``merge:<uuid>``) get an ``m``."""
+    prefix, _, rest = event_id.rpartition(":")
+    return ("m" if prefix else "") + rest.replace("-", "")[:SHORT_ID]
+
+
+def already_applied(profile: Profile, event_id: str, source: Source | None = None) -> bool:
+    if source is not None and profile.offsets.get(str(source[0]), -1) >= source[1]:
+        return True
+    return short_id(event_id) in profile.recent_ids
 
 
 def remember(ids: list[str], new: str, keep: int) -> list[str]:
-    """A bounded list of the most recent ids, oldest first."""
+    """A bounded list of the most recent distinct ids, oldest first."""
     if new in ids:
         return ids
     return [*ids, new][-keep:]
@@ -44,54 +73,161 @@ def keep_sorted(times: list[datetime], new: datetime, keep: int) -> list[datetim
     return sorted([*times, new])[-keep:]
 
 
-def apply_event(profile: Profile, event: Envelope) -> Profile:
+def earliest(*values: datetime | None) -> datetime | None:
+    return min(filter(None, values), default=None)
+
+
+def latest(*values: datetime | None) -> datetime | None:
+    return max(filter(None, values), default=None)
+
+
+def add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    merged = dict(a)
+    for key, number in b.items():
+        merged[key] = merged.get(key, 0) + number
+    return merged
+
+
+def decay_weight(at: datetime, rules: ProfileRules) -> float:
+    """Weight of an interest at ``at``, scaled to the epoch: sums stay order-free."""
+    days = (at - DECAY_EPOCH).total_seconds() / 86400
+    return math.pow(2.0, days / rules.half_life_days)
+
+
+def add_scores(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    merged = dict(a)
+    for key, score in b.items():
+        merged[key] = merged.get(key, 0.0) + score
+    top = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))[:SCORES_KEPT]
+    return {key: float(f"{score:.7g}") for key, score in top}
+
+
+def day_number(at: datetime) -> int:
+    return int(at.timestamp() // 86400)
+
+
+def add_days(a: dict[str, list[int]], b: dict[str, list[int]]) -> dict[str, list[int]]:
+    merged = {day: list(values) for day, values in a.items()}
+    for day, values in b.items():
+        current = merged.setdefault(day, [0, 0, 0])
+        merged[day] = [x + y for x, y in zip(current, values, strict=True)]
+    if not merged:
+        return merged
+    newest = max(int(day) for day in merged)
+    return {day: v for day, v in merged.items() if int(day) > newest - DAYS_KEPT}
+
+
+def apply_event(
+    profile: Profile,
+    event: Envelope,
+    source: Source | None = None,
+    rules: ProfileRules = DEFAULT_RULES,
+) -> Profile:
     """The profile after ``event``; applying the same event twice changes nothing."""
     event_id = str(event.event_id)
-    if already_applied(profile, event_id):
+    if already_applied(profile, event_id, source):
         return profile
     kind = getattr(event, "type", "custom")
-    counts = dict(profile.counts)
-    counts[kind] = counts.get(kind, 0) + 1
     changes: dict[str, Any] = {
         "version": profile.version + 1,
         "event_count": profile.event_count + 1,
-        "counts": counts,
-        "seen_ids": remember(profile.seen_ids, event_id, SEEN_IDS_KEPT),
-        "first_seen": min(filter(None, [profile.first_seen, event.occurred_at])),
-        "last_seen": max(filter(None, [profile.last_seen, event.occurred_at])),
-        "anonymous_ids": remember(profile.anonymous_ids, event.anonymous_id, 32),
+        "counts": add_counts(profile.counts, {kind: 1}),
+        "recent_ids": remember(profile.recent_ids, short_id(event_id), RECENT_IDS_KEPT),
+        "first_seen": earliest(profile.first_seen, event.occurred_at),
+        "last_seen": latest(profile.last_seen, event.occurred_at),
+        "anonymous_ids": remember(profile.anonymous_ids, event.anonymous_id, ANONYMOUS_IDS_KEPT),
         "stage_since": profile.stage_since or event.occurred_at,
     }
+    if source is not None:
+        offsets = dict(profile.offsets)
+        offsets[str(source[0])] = max(source[1], offsets.get(str(source[0]), -1))
+        changes["offsets"] = offsets
     if event.customer_id:
         changes["customer_id"] = event.customer_id
     if event.session_id and event.session_id not in profile.sessions:
         changes["sessions"] = remember(profile.sessions, event.session_id, SESSIONS_KEPT)
         changes["session_count"] = profile.session_count + 1
-    changes |= typed_changes(profile, event)
+    changes |= context_changes(profile, event)
+    changes |= typed_changes(profile, event, rules)
     return profile.model_copy(update=changes)
 
 
-def typed_changes(profile: Profile, event: Envelope) -> dict[str, Any]:
+def context_changes(profile: Profile, event: Envelope) -> dict[str, Any]:
+    """Device, browser, country and channel from the event's context."""
+    context = event.context
+    changes: dict[str, Any] = {}
+    device = context.device
+    if device is not None:
+        changes["devices"] = remember(profile.devices, device.type, DEVICES_KEPT)
+        if device.browser:
+            changes["browsers"] = remember(profile.browsers, device.browser, DEVICES_KEPT)
+    if context.country and (profile.country_at is None or event.occurred_at >= profile.country_at):
+        changes["country"] = context.country
+        changes["country_at"] = event.occurred_at
+    touch = touch_of(event)
+    if touch is not None:
+        changes["first_touch"] = first_touch(profile.first_touch, touch)
+        changes["last_touch"] = last_touch(profile.last_touch, touch)
+    return changes
+
+
+def interest_changes(
+    profile: Profile,
+    at: datetime,
+    category: str | None,
+    brand: str | None,
+    price: Decimal | None,
+    rules: ProfileRules,
+) -> dict[str, Any]:
+    """Decayed category and brand interest, and where a price sits in its category."""
+    weight = decay_weight(at, rules)
+    changes: dict[str, Any] = {}
+    if category:
+        changes["category_scores"] = add_scores(profile.category_scores, {category: weight})
+        median = rules.category_medians.get(category)
+        if price is not None and median:
+            changes["price_ratio_sum"] = profile.price_ratio_sum + float(price / median)
+            changes["price_ratio_count"] = profile.price_ratio_count + 1
+    if brand:
+        changes["brand_scores"] = add_scores(profile.brand_scores, {brand: weight})
+    return changes
+
+
+def day_changes(profile: Profile, at: datetime, slot: int) -> dict[str, Any]:
+    values = [0, 0, 0]
+    values[slot] = 1
+    return {"days": add_days(profile.days, {str(day_number(at)): values})}
+
+
+def typed_changes(profile: Profile, event: Envelope, rules: ProfileRules) -> dict[str, Any]:
     """What each event type adds beyond the counts."""
+    at = event.occurred_at
     if isinstance(event, ProductView):
         props = event.properties
-        changes: dict[str, Any] = {}
+        changes = interest_changes(profile, at, props.category, props.brand, props.price, rules)
+        changes |= day_changes(profile, at, 0)
         if props.category:
-            views = dict(profile.category_views)
-            views[props.category] = views.get(props.category, 0) + 1
-            changes["category_views"] = views
+            changes["category_views"] = add_counts(profile.category_views, {props.category: 1})
         if props.price is not None:
             changes["price_sum"] = profile.price_sum + props.price
             changes["price_count"] = profile.price_count + 1
         return changes
+    if isinstance(event, Search):
+        terms = [t for t in profile.search_terms if t != event.properties.query]
+        return {"search_terms": [*terms, event.properties.query][-SEARCH_TERMS_KEPT:]}
     if isinstance(event, (CartAdd, CartRemove)):
         return cart_changes(profile, event)
     if isinstance(event, CheckoutStarted):
-        return {"checkout_at": max(filter(None, [profile.checkout_at, event.occurred_at]))}
+        return {"checkout_at": latest(profile.checkout_at, at)}
     if isinstance(event, OrderPlaced):
-        return order_changes(profile, event)
+        return order_changes(profile, event, rules)
     if isinstance(event, OrderRefunded):
-        return {"revenue": max(Decimal(0), profile.revenue - event.properties.amount)}
+        amount = event.properties.amount
+        return {
+            "revenue": profile.revenue - amount,
+            "refunds": profile.refunds + 1,
+            "refunded": profile.refunded + amount,
+        }
     if isinstance(event, Review):
         rating = event.properties.rating
         low = rating if profile.min_rating is None else min(profile.min_rating, rating)
@@ -100,6 +236,10 @@ def typed_changes(profile: Profile, event: Envelope) -> dict[str, Any]:
             "rating_sum": profile.rating_sum + rating,
             "min_rating": low,
         }
+    if isinstance(event, ExperimentExposure):
+        experiments = dict(profile.experiments)
+        experiments[event.properties.experiment] = event.properties.variant
+        return {"experiments": dict(list(experiments.items())[-EXPERIMENTS_KEPT:])}
     return {}
 
 
@@ -116,102 +256,41 @@ def cart_changes(profile: Profile, event: CartAdd | CartRemove) -> dict[str, Any
     changes: dict[str, Any] = {
         "cart": cart,
         "cart_value": max(Decimal(0), value) if cart else Decimal(0),
-        "cart_updated_at": max(filter(None, [profile.cart_updated_at, event.occurred_at])),
+        "cart_updated_at": latest(profile.cart_updated_at, event.occurred_at),
     }
     if isinstance(event, CartAdd):
         changes["recent_cart_adds"] = keep_sorted(
             profile.recent_cart_adds, event.occurred_at, CART_ADDS_KEPT
         )
+        changes |= day_changes(profile, event.occurred_at, 1)
     return changes
 
 
-def order_changes(profile: Profile, event: OrderPlaced) -> dict[str, Any]:
+def order_changes(profile: Profile, event: OrderPlaced, rules: ProfileRules) -> dict[str, Any]:
     at = event.occurred_at
     props = event.properties
     items = props.items
-    return {
+    changes: dict[str, Any] = {
         "orders": profile.orders + 1,
         "revenue": profile.revenue + props.total,
         "currency": profile.currency or props.currency,
-        "first_order_at": min(filter(None, [profile.first_order_at, at])),
-        "last_order_at": max(filter(None, [profile.last_order_at, at])),
+        "first_order_at": earliest(profile.first_order_at, at),
+        "last_order_at": latest(profile.last_order_at, at),
         "order_times": keep_sorted(profile.order_times, at, ORDER_TIMES_KEPT),
         "coupon_orders": profile.coupon_orders + (1 if props.coupon else 0),
+        "discount_orders": profile.discount_orders + (1 if props.coupon or props.discount else 0),
         "price_sum": profile.price_sum + sum((i.price for i in items), Decimal(0)),
         "price_count": profile.price_count + len(items),
-        # An order empties the cart.
-        "cart": {},
-        "cart_value": Decimal(0),
+        "order_hours": add_counts(profile.order_hours, {str(at.hour): 1}),
+        "order_weekdays": add_counts(profile.order_weekdays, {str(at.isoweekday()): 1}),
     }
-
-
-def add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    merged = dict(a)
-    for key, number in b.items():
-        merged[key] = merged.get(key, 0) + number
-    return merged
-
-
-def earliest(*values: datetime | None) -> datetime | None:
-    return min(filter(None, values), default=None)
-
-
-def latest(*values: datetime | None) -> datetime | None:
-    return max(filter(None, values), default=None)
-
-
-def merge_profiles(into: Profile, other: Profile) -> Profile:
-    """Fold an anonymous profile into a customer's: counts add up, first seen is earliest."""
-    sessions = list(into.sessions)
-    for session in other.sessions:
-        sessions = remember(sessions, session, SESSIONS_KEPT)
-    seen = list(into.seen_ids)
-    for event_id in other.seen_ids:
-        seen = remember(seen, event_id, SEEN_IDS_KEPT)
-    anonymous_ids = list(into.anonymous_ids)
-    for anonymous_id in other.anonymous_ids:
-        anonymous_ids = remember(anonymous_ids, anonymous_id, 32)
-    cart = add_counts(into.cart, other.cart)
-    low = [r for r in (into.min_rating, other.min_rating) if r is not None]
-    return into.model_copy(
-        update={
-            "version": into.version + 1,
-            "event_count": into.event_count + other.event_count,
-            "counts": add_counts(into.counts, other.counts),
-            "sessions": sessions,
-            "session_count": into.session_count + other.session_count,
-            "seen_ids": seen,
-            "anonymous_ids": anonymous_ids,
-            "first_seen": earliest(into.first_seen, other.first_seen),
-            "last_seen": latest(into.last_seen, other.last_seen),
-            "orders": into.orders + other.orders,
-            "revenue": into.revenue + other.revenue,
-            "currency": into.currency or other.currency,
-            "first_order_at": earliest(into.first_order_at, other.first_order_at),
-            "last_order_at": latest(into.last_order_at, other.last_order_at),
-            "order_times": sorted(into.order_times + other.order_times)[-ORDER_TIMES_KEPT:],
-            "coupon_orders": into.coupon_orders + other.coupon_orders,
-            "category_views": add_counts(into.category_views, other.category_views),
-            "price_sum": into.price_sum + other.price_sum,
-            "price_count": into.price_count + other.price_count,
-            "cart": cart,
-            "cart_value": into.cart_value + other.cart_value if cart else Decimal(0),
-            "cart_updated_at": latest(into.cart_updated_at, other.cart_updated_at),
-            "checkout_at": latest(into.checkout_at, other.checkout_at),
-            "recent_cart_adds": sorted(into.recent_cart_adds + other.recent_cart_adds)[
-                -CART_ADDS_KEPT:
-            ],
-            "ratings": into.ratings + other.ratings,
-            "rating_sum": into.rating_sum + other.rating_sum,
-            "min_rating": min(low) if low else None,
-        }
-    )
-
-
-def absorb(into: Profile, other: Profile, merge_id: str) -> Profile:
-    """``into`` after folding ``other`` in; the same merge applied twice changes nothing."""
-    if already_applied(into, merge_id):
-        return into
-    merged = merge_profiles(into, other)
-    seen = remember(merged.seen_ids, merge_id, SEEN_IDS_KEPT)
-    return merged.model_copy(update={"seen_ids": seen, "customer_id": into.profile_id})
+    changes |= day_changes(profile, at, 2)
+    interim = profile.model_copy(update=changes)
+    for item in items:
+        extra = interest_changes(interim, at, item.category, item.brand, item.price, rules)
+        interim = interim.model_copy(update=extra)
+        changes |= extra
+    # An order empties the cart, unless the cart changed after it.
+    if profile.cart_updated_at is None or profile.cart_updated_at <= at:
+        changes |= {"cart": {}, "cart_value": Decimal(0)}
+    return changes

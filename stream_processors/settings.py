@@ -8,6 +8,7 @@ from pydantic import Field
 
 from footfall.config import FootfallSettings
 from stream_processors.journey import JourneyRules
+from stream_processors.rules import ProfileRules
 from stream_processors.segments import DEFAULT_CONFIG
 
 
@@ -33,6 +34,17 @@ class WorkerSettings(FootfallSettings):
     clock_offset_s: float = Field(
         default=0.0, description="Added to the wall clock for timers (simulated time in tests)."
     )
+
+    snapshot_interval_s: float = Field(
+        default=1.0, ge=0, description="At most one profile snapshot per profile per interval."
+    )
+    rules: ProfileRules = Field(
+        default_factory=ProfileRules,
+        description="Decay, RFM bands and category medians (FOOTFALL_RULES as JSON).",
+    )
+
+    def profile_rules(self) -> ProfileRules:
+        return self.rules
 
     @property
     def producer_batch_limit(self) -> int:

@@ -1,12 +1,14 @@
 """The Faust app: thin agents around the pure functions of this package.
 
 ``events`` (keyed by site + anonymous id) → identity agent → ``events.identified`` (keyed by
-site + profile id) → profile agent → ``profiles`` snapshots and ``journey`` transitions.
+site + profile id, each message carrying the source partition and offset) → profile agent →
+``profiles`` snapshots (throttled) and ``journey`` transitions.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,20 +16,28 @@ import faust
 import orjson
 from pydantic import ValidationError
 
-from schemas.events import parse_event
+from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile, StageTransition
 from schemas.segments import SegmentChange
+from stream_processors.figures import snapshot, stored
 from stream_processors.identity import (
+    BrowserIdentity,
+    NoLinkError,
     absorb_message,
     event_message,
+    is_command,
     merge_message,
-    route,
+    route_at,
     table_key,
+    undo_link,
 )
 from stream_processors.journey import advance, fire_timers
-from stream_processors.profile import absorb, apply_event, new_profile
+from stream_processors.merging import absorb
+from stream_processors.profile import already_applied, apply_event, new_profile
 from stream_processors.segments import leave_all, load_config, update_segments
 from stream_processors.settings import WorkerSettings
+from stream_processors.snapshots import Throttle
+from stream_processors.views import add_views
 
 log = logging.getLogger("footfall.worker")
 
@@ -35,6 +45,7 @@ log = logging.getLogger("footfall.worker")
 def build_app(settings: WorkerSettings) -> faust.App:
     """The Faust app with its tables and agents, configured from ``settings``."""
     topics = settings.topics
+    rules = settings.profile_rules()
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
@@ -71,6 +82,8 @@ def build_app(settings: WorkerSettings) -> faust.App:
     )
     identity = app.Table("identity", partitions=settings.partitions, schema=json_schema)
     profiles = app.Table("profiles", partitions=settings.partitions, schema=json_schema)
+    throttle = Throttle(settings.snapshot_interval_s)
+    sweep = {"needed": True}
 
     async def reject(raw: bytes, reason: str, stage: str) -> None:
         log.warning("rejected message in %s: %s", stage, reason)
@@ -79,36 +92,53 @@ def build_app(settings: WorkerSettings) -> faust.App:
 
     @app.agent(events_topic)
     async def resolve_identity(stream: faust.StreamT[bytes]) -> None:
-        async for raw in stream:
+        async for record in stream.events():
+            raw: bytes = record.value
+            if is_command(raw):
+                await command(raw, record.message.offset)
+                continue
             try:
                 event = parse_event(raw)
             except ValidationError as exc:
                 await reject(raw, str(exc), "identity")
                 continue
-            browser = table_key(event.site_id, event.anonymous_id)
-            routing = route(event, identity.get(browser))
-            if routing.link_to is not None:
-                identity[browser] = routing.link_to
-            if routing.merge_from is not None:
-                await identified_topic.send(
-                    key=table_key(event.site_id, routing.merge_from).encode(),
-                    value=merge_message(
-                        event.site_id,
-                        routing.merge_from,
-                        routing.profile_id,
-                        f"merge:{event.event_id}",
-                    ),
-                )
-            await identified_topic.send(
-                key=table_key(event.site_id, routing.profile_id).encode(),
-                value=event_message(event, raw, routing.profile_id),
-            )
+            source = (record.message.partition, record.message.offset)
+            await route_one(event, raw, source)
 
-    async def publish(profile: Profile) -> None:
-        await profiles_topic.send(
-            key=table_key(profile.site_id, profile.profile_id).encode(),
-            value=profile.model_dump_json(exclude={"seen_ids"}).encode(),
+    async def command(raw: bytes, offset: int) -> None:
+        try:
+            body = orjson.loads(raw)
+            browser = table_key(body["site_id"], body["anonymous_id"])
+            before = BrowserIdentity.model_validate(identity.get(browser) or {})
+            after = undo_link(before, offset, datetime.now(UTC))
+        except (orjson.JSONDecodeError, KeyError, ValidationError, NoLinkError) as exc:
+            await reject(raw, repr(exc), "identity")
+            return
+        identity[browser] = after.model_dump(mode="json", exclude_defaults=True)
+
+    async def route_one(event: Envelope, raw: bytes, source: tuple[int, int]) -> None:
+        browser = table_key(event.site_id, event.anonymous_id)
+        before = BrowserIdentity.model_validate(identity.get(browser) or {})
+        routing, after = route_at(before, event, source[1])
+        if after.links != before.links:
+            identity[browser] = after.model_dump(mode="json", exclude_defaults=True)
+        if routing.merge_from is not None:
+            await identified_topic.send(
+                key=table_key(event.site_id, routing.merge_from).encode(),
+                value=merge_message(
+                    event.site_id, routing.merge_from, routing.profile_id, f"merge:{event.event_id}"
+                ),
+            )
+        await identified_topic.send(
+            key=table_key(event.site_id, routing.profile_id).encode(),
+            value=event_message(event, raw, routing.profile_id, source),
         )
+
+    async def publish(key: str, profile: Profile) -> Profile:
+        await profiles_topic.send(
+            key=key.encode(), value=snapshot(profile, datetime.now(UTC), rules)
+        )
+        return profile.model_copy(update={"published_version": profile.version})
 
     async def save(
         key: str,
@@ -116,17 +146,22 @@ def build_app(settings: WorkerSettings) -> faust.App:
         after: Profile,
         transitions: list[StageTransition],
         changes: list[SegmentChange],
+        urgent: bool = False,
     ) -> None:
-        """Store the profile; publish it and every transition and segment change."""
+        """Store the profile; publish transitions, segment changes and a throttled snapshot."""
         for transition in transitions:
             await journey_topic.send(key=key.encode(), value=transition.model_dump_json().encode())
         for change in changes:
             await segments_topic.send(key=key.encode(), value=change.model_dump_json().encode())
         if after.version == before.version and (transitions or changes):
             after = after.model_copy(update={"version": after.version + 1})
-        if after.version != before.version:
-            profiles[key] = after.model_dump(mode="json")
-            await publish(after)
+        if after.version == before.version:
+            if after.published_version < after.version:
+                throttle.held.setdefault(key, time.monotonic())
+            return
+        if throttle.publish_now(key, time.monotonic(), urgent=urgent):
+            after = await publish(key, after)
+        profiles[key] = stored(after)
 
     def moved(
         profile: Profile, kind: str | None, at: datetime, event_id: str | None
@@ -152,7 +187,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         async for raw in stream:
             try:
                 await handle(orjson.loads(raw))
-            except (ValidationError, orjson.JSONDecodeError, KeyError) as exc:
+            except (ValidationError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 await reject(raw, repr(exc), "profile")
 
     async def handle(message: dict[str, Any]) -> None:
@@ -161,14 +196,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         key = table_key(site_id, message["profile_id"])
         before = load(profiles.get(key), site_id, message["profile_id"])
         if kind == "event":
-            event = parse_event(message["event"])
-            # Timers that fell due before this event fire first, at their own time.
-            current, transitions, changes = timed_out(before, event.occurred_at)
-            current = apply_event(current, event)
-            current, more_transitions, more_changes = moved(
-                current, event.type, event.occurred_at, str(event.event_id)
-            )
-            await save(key, before, current, transitions + more_transitions, changes + more_changes)
+            await handle_event(key, before, message)
         elif kind == "tick":
             now = datetime.fromisoformat(message["now"])
             await save(key, before, *timed_out(before, now))
@@ -178,24 +206,48 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 key=table_key(site_id, message["into"]).encode(),
                 value=absorb_message(site_id, message["into"], before, message["merge_id"]),
             )
-            gone = before.model_copy(update={"merged_into": message["into"], "segments": []})
-            at = before.last_seen or before.first_seen
-            assert at is not None, "a profile with events has a last_seen"
-            await save(key, before, gone, [], leave_all(before, at, "merged"))
+            gone = before.model_copy(
+                update={
+                    "merged_into": message["into"],
+                    "segments": [],
+                    "version": before.version + 1,
+                }
+            )
+            at = before.last_seen or before.first_seen or datetime.now(UTC)
+            await save(key, before, gone, [], leave_all(before, at, "merged"), urgent=True)
         elif kind == "absorb":
             other = Profile.model_validate(message["profile"])
             merged = absorb(before, other, message["merge_id"])
             if merged is before:
                 return
             at = merged.last_seen or datetime.now(UTC)
-            await save(key, before, *moved(merged, None, at, message["merge_id"]))
+            await save(key, before, *moved(merged, None, at, message["merge_id"]), urgent=True)
+
+    async def handle_event(key: str, before: Profile, message: dict[str, Any]) -> None:
+        event = parse_event(message["event"])
+        pair = message.get("source")
+        source = (int(pair[0]), int(pair[1])) if pair else None
+        if already_applied(before, str(event.event_id), source):
+            await save(key, before, before, [], [])
+            return
+        current = revived(before) if before.merged_into is not None else before
+        # Timers that fell due before this event fire first, at their own time.
+        current, transitions, changes = timed_out(current, event.occurred_at)
+        current = apply_event(current, event, source, rules)
+        current, more_transitions, more_changes = moved(
+            current, event.type, event.occurred_at, str(event.event_id)
+        )
+        urgent = isinstance(event, (OrderPlaced, OrderRefunded))
+        await save(
+            key, before, current, transitions + more_transitions, changes + more_changes, urgent
+        )
 
     @app.timer(settings.timer_interval_s)  # type: ignore[untyped-decorator]
     async def scan_timers() -> None:
         """Ask the owning agent to fire timers that fell due without any new event."""
         now = datetime.now(UTC) + timedelta(seconds=settings.clock_offset_s)
-        for key, stored in list(profiles.items()):
-            due = stored.get("due_at") if isinstance(stored, dict) else None
+        for key, value in list(profiles.items()):
+            due = value.get("due_at") if isinstance(value, dict) else None
             if due is None or due > now.isoformat() or ticked.get(key) == due:
                 continue
             ticked[key] = due
@@ -208,10 +260,50 @@ def build_app(settings: WorkerSettings) -> faust.App:
             }
             await identified_topic.send(key=key.encode(), value=orjson.dumps(tick))
 
+    @app.timer(interval=max(0.2, settings.snapshot_interval_s / 2))  # type: ignore[untyped-decorator]
+    async def flush_snapshots() -> None:
+        """Publish held-back snapshots whose interval has passed (the final state too)."""
+        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+            return
+        if sweep["needed"]:
+            sweep["needed"] = False
+            for key, value in list(profiles.items()):
+                if value.get("version", 0) > value.get("published_version", 0):
+                    throttle.held.setdefault(key, 0.0)
+        for key in throttle.due(time.monotonic()):
+            value = profiles.get(key)
+            throttle.sent(key, time.monotonic())
+            if value is None:
+                continue
+            profile = Profile.model_validate(value)
+            if profile.published_version < profile.version:
+                # Tables change only inside a stream: the stored published_version catches
+                # up on the profile's next change (a repeated snapshot is harmless).
+                await publish(key, profile)
+
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
+    async def after_rebalance(sender: Any, **_: Any) -> None:
+        throttle.held.clear()
+        sweep["needed"] = True
+
+    add_views(app, profiles, identity, settings, rules)
     return app
 
 
-def load(stored: dict[str, Any] | None, site_id: str, profile_id: str) -> Profile:
-    if stored is None:
+def revived(profile: Profile) -> Profile:
+    """A fresh anonymous profile that still remembers which events it has applied."""
+    fresh = new_profile(profile.site_id, profile.profile_id)
+    return fresh.model_copy(
+        update={
+            "offsets": profile.offsets,
+            "recent_ids": profile.recent_ids,
+            "version": profile.version + 1,
+            "published_version": profile.published_version,
+        }
+    )
+
+
+def load(value: dict[str, Any] | None, site_id: str, profile_id: str) -> Profile:
+    if value is None:
         return new_profile(site_id, profile_id)
-    return Profile.model_validate(stored)
+    return Profile.model_validate(value)

@@ -1,0 +1,122 @@
+"""Figures derived from a profile at a moment: AOV, RFM, tiers, rolling counts. Pure."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from decimal import Decimal
+from itertools import pairwise
+from statistics import median
+from typing import Any
+
+import orjson
+
+from schemas.profile import Profile, ProfileFigures, RfmBands
+from stream_processors.profile import day_number
+from stream_processors.rules import DECAY_EPOCH, DEFAULT_RULES, ProfileRules
+
+FAVOURITES = 3
+
+
+def score_up(value: float, bands: RfmBands) -> int:
+    """1 at or under the first cut point, 5 above the last."""
+    return 1 + sum(1 for cut in bands if value > cut)
+
+
+def score_down(value: float | None, bands: RfmBands) -> int:
+    """5 at or under the first cut point (recent), 1 above the last or when unknown."""
+    if value is None:
+        return 1
+    return 5 - sum(1 for cut in bands if value > cut)
+
+
+def days_between(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds() / 86400
+
+
+def favourites(scores: dict[str, float]) -> list[str]:
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [name for name, _ in ranked[:FAVOURITES]]
+
+
+def preferred(counts: dict[str, int]) -> int | None:
+    if not counts:
+        return None
+    return int(min(counts.items(), key=lambda kv: (-kv[1], int(kv[0])))[0])
+
+
+def price_tier(profile: Profile, rules: ProfileRules) -> Any:
+    if not profile.price_ratio_count:
+        return None
+    ratio = profile.price_ratio_sum / profile.price_ratio_count
+    if ratio < rules.budget_below:
+        return "budget"
+    if ratio > rules.premium_above:
+        return "premium"
+    return "mid"
+
+
+def rolling(profile: Profile, now: datetime, slot: int, days: int) -> int:
+    today = day_number(now)
+    return sum(v[slot] for d, v in profile.days.items() if today - days < int(d) <= today)
+
+
+def figures(profile: Profile, now: datetime, rules: ProfileRules = DEFAULT_RULES) -> ProfileFigures:
+    """The derived figures of ``profile`` as of ``now``."""
+    orders = profile.orders
+    times = profile.order_times
+    gaps = [days_between(a, b) for a, b in pairwise(times)]
+    mean_gap = None
+    if orders > 1 and profile.first_order_at and profile.last_order_at:
+        mean_gap = days_between(profile.first_order_at, profile.last_order_at) / (orders - 1)
+    since_last = days_between(profile.last_order_at, now) if profile.last_order_at else None
+    lifetime_days = days_between(profile.first_seen, now) if profile.first_seen else 0.0
+    net = profile.revenue
+    recency = score_down(since_last, rules.recency_bands_days)
+    frequency = score_up(orders, rules.frequency_bands)
+    monetary = score_up(float(net), rules.monetary_bands)
+    decay = math.pow(2.0, -days_between(DECAY_EPOCH, now) / rules.half_life_days)
+    return ProfileFigures(
+        as_of=now,
+        average_order_value=(net / orders).quantize(Decimal("0.01")) if orders else Decimal(0),
+        net_revenue=net,
+        purchase_frequency_per_30d=round(orders * 30 / max(lifetime_days, 1.0), 4),
+        mean_days_between_orders=round(mean_gap, 4) if mean_gap is not None else None,
+        median_days_between_orders=round(median(gaps), 4) if gaps else None,
+        days_since_last_order=round(since_last, 4) if since_last is not None else None,
+        recency_score=recency if orders else 1,
+        frequency_score=frequency,
+        monetary_score=monetary,
+        rfm=f"{recency if orders else 1}{frequency}{monetary}",
+        favourite_categories=favourites({k: v * decay for k, v in profile.category_scores.items()}),
+        favourite_brands=favourites({k: v * decay for k, v in profile.brand_scores.items()}),
+        price_tier=price_tier(profile, rules),
+        coupon_share=round(profile.discount_orders / orders, 4) if orders else 0.0,
+        preferred_hour=preferred(profile.order_hours),
+        preferred_weekday=preferred(profile.order_weekdays),
+        mean_rating=round(profile.rating_sum / profile.ratings, 4) if profile.ratings else None,
+        views_7d=rolling(profile, now, 0, 7),
+        views_30d=rolling(profile, now, 0, 30),
+        views_90d=rolling(profile, now, 0, 90),
+        carts_7d=rolling(profile, now, 1, 7),
+        carts_30d=rolling(profile, now, 1, 30),
+        carts_90d=rolling(profile, now, 1, 90),
+        orders_7d=rolling(profile, now, 2, 7),
+        orders_30d=rolling(profile, now, 2, 30),
+        orders_90d=rolling(profile, now, 2, 90),
+    )
+
+
+STORE_ONLY = frozenset({"offsets", "recent_ids", "published_version"})
+
+
+def snapshot(profile: Profile, now: datetime, rules: ProfileRules = DEFAULT_RULES) -> bytes:
+    """The JSON published to the ``profiles`` topic: the profile and its figures."""
+    body = profile.model_dump(mode="json", exclude=set(STORE_ONLY))
+    body["figures"] = figures(profile, now, rules).model_dump(mode="json")
+    return orjson.dumps(body)
+
+
+def stored(profile: Profile) -> dict[str, Any]:
+    """The compact form kept in the table: defaults left out."""
+    return profile.model_dump(mode="json", exclude_defaults=True)

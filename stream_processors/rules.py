@@ -1,0 +1,36 @@
+"""Tunable constants of the profile: decay, bands, catalogue medians. Pure data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from schemas.profile import RfmBands
+
+DECAY_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+class ProfileRules(BaseModel):
+    """How figures are computed; one instance per worker, from its settings."""
+
+    half_life_days: float = Field(default=30.0, gt=0, description="Interest decay half-life.")
+    recency_bands_days: RfmBands = Field(
+        default=(14, 30, 90, 180),
+        description="Days since last order at the score cut points: ≤ first → 5 … > last → 1.",
+    )
+    frequency_bands: RfmBands = Field(
+        default=(1, 2, 4, 8), description="Orders at the score cut points: ≤ first → 1 …"
+    )
+    monetary_bands: RfmBands = Field(
+        default=(50, 150, 400, 1000), description="Net revenue cut points: ≤ first → 1 …"
+    )
+    category_medians: dict[str, Decimal] = Field(
+        default_factory=dict, description="Catalogue median price per category."
+    )
+    budget_below: float = Field(default=0.8, description="Mean price ratio under → budget.")
+    premium_above: float = Field(default=1.25, description="Mean price ratio over → premium.")
+
+
+DEFAULT_RULES = ProfileRules()

@@ -1,0 +1,69 @@
+"""The worker's HTTP views: live profile lookup and identity history, routed to the owner."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from faust.exceptions import SameNode
+from faust.web import Request, Response, View
+
+from schemas.profile import Profile
+from stream_processors.figures import figures
+from stream_processors.identity import BrowserIdentity, table_key
+from stream_processors.rules import ProfileRules
+from stream_processors.settings import WorkerSettings
+
+
+def add_views(
+    app: faust.App,
+    profiles: faust.types.TableT[Any, Any],
+    identity: faust.types.TableT[Any, Any],
+    settings: WorkerSettings,
+    rules: ProfileRules,
+) -> None:
+    """``GET /profiles/{site}/{profile_id}`` (an anonymous profile's id is ``anon-<id>``)
+    and ``GET /identity/{site}/{anonymous_id}``."""
+    identified = settings.topics.identified
+    events = settings.topics.events
+
+    async def owner_or_here(view: View, request: Request, topic: str, key: str) -> Response | None:
+        """The owner's answer, or None when this worker owns ``key``."""
+        changelog = profiles if topic == identified else identity
+        try:
+            url = app.assignor.key_store(changelog.changelog_topic.get_topic_name(), key.encode())
+        except KeyError:
+            return view.json({"error": "the worker is rebalancing, try again"}, status=503)
+        try:
+            routed: Response = await app.router._route_req(url, view.web, request)  # type: ignore[attr-defined]
+            return routed
+        except SameNode:
+            return None
+
+    @app.page("/profiles/{site}/{profile_id}")
+    class ProfileView(View):
+        async def get(self, request: Request, site: str, profile_id: str) -> Response:
+            key = table_key(site, profile_id)
+            answer = await owner_or_here(self, request, identified, key)
+            if answer is not None:
+                return answer
+            value = profiles.get(key)
+            if value is None:
+                return self.json({"error": "no such profile"}, status=404)
+            profile = Profile.model_validate(value)
+            body = profile.model_dump(mode="json")
+            body["figures"] = figures(profile, datetime.now(UTC), rules).model_dump(mode="json")
+            return self.json(body)
+
+    @app.page("/identity/{site}/{anonymous_id}")
+    class IdentityView(View):
+        async def get(self, request: Request, site: str, anonymous_id: str) -> Response:
+            key = table_key(site, anonymous_id)
+            answer = await owner_or_here(self, request, events, key)
+            if answer is not None:
+                return answer
+            history = BrowserIdentity.model_validate(identity.get(key) or {})
+            return self.json(
+                {"site_id": site, "anonymous_id": anonymous_id} | history.model_dump(mode="json")
+            )
