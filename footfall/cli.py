@@ -349,5 +349,56 @@ def bench_webhooks(
     )
 
 
+@bench_app.command("collector")
+def bench_collector(
+    duration: Annotated[float, typer.Option(help="Seconds per measurement.")] = 3.0,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 16,
+) -> None:
+    """Collector events/s and p50/p99 latency at batch 1/20/100 with 1 and 2 uvicorn workers,
+    next to a raw aiokafka producer sending the same events to the same broker."""
+    from rich.table import Table
+
+    from collector.bench import run_bench, share_of_raw
+
+    with console.status("benchmarking the collector…") as status:
+        cells = run_bench(concurrency=concurrency, duration_s=duration, on_progress=status.update)
+    table = Table(title=f"collector vs raw producer ({concurrency} in flight, {duration:g} s each)")
+    for column in ("sender", "batch", "events/s", "p50 ms", "p99 ms", "errors", "of raw"):
+        table.add_column(column, justify="left" if column == "sender" else "right")
+    for cell in cells:
+        share = share_of_raw(cells, cell)
+        table.add_row(
+            cell.label,
+            str(cell.batch),
+            f"{cell.events_per_s:,.0f}",
+            f"{cell.p50_ms:.1f}",
+            f"{cell.p99_ms:.1f}",
+            str(cell.errors),
+            "" if share is None or cell.label.startswith("raw") else f"{share:.0%}",
+        )
+    console.print(table)
+
+
+@app.command()
+def schemas(
+    out: Annotated[
+        Path | None, typer.Option(help="Write one <type>.schema.json per event here.")
+    ] = None,
+) -> None:
+    """JSON Schema of every event type (to stdout as one object, or one file per type)."""
+    import json
+
+    from schemas.events import EVENT_MODELS
+
+    exported = {name: model.model_json_schema() for name, model in EVENT_MODELS.items()}
+    if out is None:
+        console.print_json(json.dumps(exported))
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in exported.items():
+        (out / f"{name}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+    console.print(f"wrote {len(exported)} schemas to {out}")
+
+
 if __name__ == "__main__":
     app()
