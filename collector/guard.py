@@ -50,8 +50,8 @@ class AbuseGuard:
         self._limiter = MovingWindowRateLimiter(self._storage)
         self._per_key: RateLimitItem = parse(settings.rate_limit_per_key)
         self._per_ip: RateLimitItem = parse(settings.rate_limit_per_ip)
-        window = max(1, math.ceil(settings.flood_window_s))
-        self._flood: RateLimitItem = parse(f"{settings.flood_threshold}/{window} second")
+        self._flood_window = max(1, math.ceil(settings.flood_window_s))
+        self._flood_threshold = settings.flood_threshold
         self.placeholders = frozenset(p.lower() for p in settings.placeholder_ids)
 
     def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
@@ -66,6 +66,21 @@ class AbuseGuard:
             return Throttled("ip", self._retry_after(self._per_ip, "ip", client_ip))
         return None
 
-    def flooding(self, site_id: str, anonymous_id: str) -> bool:
-        """Count one event of this id; true once it is past the flood threshold."""
-        return not self._limiter.hit(self._flood, "flood", site_id, anonymous_id)
+    def flooding(self, site_id: str, anonymous_ids: list[str]) -> list[bool]:
+        """Count a request's events per id (fixed window); for each event, whether it is
+        past its id's flood threshold. One counter update per distinct id."""
+        counts: dict[str, int] = {}
+        for anonymous_id in anonymous_ids:
+            counts[anonymous_id] = counts.get(anonymous_id, 0) + 1
+        totals = {
+            anonymous_id: self._storage.incr(
+                f"flood/{site_id}/{anonymous_id}", self._flood_window, amount
+            )
+            - amount
+            for anonymous_id, amount in counts.items()
+        }
+        flags = []
+        for anonymous_id in anonymous_ids:
+            totals[anonymous_id] += 1
+            flags.append(totals[anonymous_id] > self._flood_threshold)
+        return flags

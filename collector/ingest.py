@@ -206,9 +206,9 @@ async def ingest(
     topics = settings.topics
     records: list[tuple[str, bytes, bytes | None]] = []
     routed: list[tuple[str, str]] = []
-    for event in fresh:
-        flooding = guard.flooding(site.site_id, event.anonymous_id)
-        if overflow_reason(event, guard.placeholders, flooding) is None:
+    flooding = guard.flooding(site.site_id, [event.anonymous_id for event in fresh])
+    for event, flood in zip(fresh, flooding, strict=True):
+        if overflow_reason(event, guard.placeholders, flood) is None:
             records.append((topics.events, dump_event(event), kafka_key(event)))
             routed.append((event.type, topics.events))
         else:
