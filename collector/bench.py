@@ -151,6 +151,7 @@ def start_collector(
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "collector.app:create_app"]
     command += ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    command += ["--no-access-log"]
     process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while True:
