@@ -1,228 +1,322 @@
-/* Footfall storefront snippet. https://github.com/footfall — Apache-2.0 */
+/* Footfall storefront snippet: records shopper behaviour for a Footfall collector. API: docs/snippet.md */
 (function (w, d) {
   "use strict";
-  var ls = w.localStorage, nav = w.navigator;
-  var TYPES = ["page_view", "click", "product_view", "search", "cart_add", "cart_remove",
-    "checkout_started", "order_placed", "order_refunded", "identify", "review", "feedback",
-    "experiment_exposure", "custom"];
-  var CHUNK = 60000;           // keepalive / beacon quota is 64 KiB per request
-  var K = { aid: "ff_aid", cid: "ff_cid", ses: "ff_session", q: "ff_queue", ft: "ff_first_touch",
-    consent: "ff_consent", drop: "ff_dropped", stub: "ff_stub" };
+  if (w.footfall && w.footfall.anonymousId) return;   // included twice: the first copy wins
 
-  function get(key) { try { return ls.getItem(key); } catch (e) { return null; } }
-  function set(key, value) { try { ls.setItem(key, value); } catch (e) { /* storage full or off */ } }
-  function del(key) { try { ls.removeItem(key); } catch (e) { /* storage off */ } }
-  function json(key, fallback) { try { return JSON.parse(get(key)) || fallback; } catch (e) { return fallback; } }
+  var nav = w.navigator, mem = {}, ls = null;
+  try { ls = w.localStorage; ls.getItem("ff_aid"); } catch (e) { ls = null; }   // storage off: memory only
+  var TYPES = ("page_view click product_view search cart_add cart_remove checkout_started order_placed " +
+    "order_refunded identify review feedback experiment_exposure custom").split(" ");
+  var MAX_BYTES = 60000;   // per request; a page may have 64 KiB of keepalive bodies in flight
+  var K = { aid: "ff_aid", cid: "ff_cid", ses: "ff_session", q: "ff_queue", ft: "ff_first_touch",
+    consent: "ff_consent", drop: "ff_dropped", wait: "ff_retry", stub: "ff_stub" };
+
+  // Storage and ids.
+  function get(k) { try { return ls ? ls.getItem(k) : k in mem ? mem[k] : null; } catch (e) { return null; } }
+  function put(k, v) { try { if (ls) ls.setItem(k, v); else mem[k] = v; return true; } catch (e) { return false; } }
+  function del(k) { try { if (ls) ls.removeItem(k); else delete mem[k]; } catch (e) { /* storage off */ } }
+  function json(k, fallback) { try { return JSON.parse(get(k)) || fallback; } catch (e) { return fallback; } }
   function uuid() {
-    if (w.crypto && w.crypto.randomUUID) return w.crypto.randomUUID();
-    var b = new Uint8Array(16); w.crypto.getRandomValues(b);
+    var c = w.crypto, b = new Uint8Array(16), i;
+    if (c && c.randomUUID) return c.randomUUID();
+    if (c && c.getRandomValues) c.getRandomValues(b); else for (i = 0; i < 16; i++) b[i] = Math.random() * 256;
     b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
     var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
-  function cookie(name, value) {
-    if (value === undefined) {
-      var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
-      return m ? decodeURIComponent(m[1]) : null;
-    }
-    d.cookie = name + "=" + encodeURIComponent(value) + "; path=/; max-age=" + (value ? 31536000 : 0) + "; SameSite=Lax";
+  function readCookie(name) {
+    var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? decodeURIComponent(m[1]) : null;
   }
-  function now() { return new Date().toISOString(); }
+  function writeCookie(name, value) {
+    d.cookie = name + "=" + encodeURIComponent(value || "") + "; path=/; max-age=" + (value ? 31536000 : 0) +
+      "; SameSite=Lax" + (w.location.protocol === "https:" ? "; Secure" : "");
+  }
+  function bytes(s) { return w.TextEncoder ? new TextEncoder().encode(s).length : unescape(encodeURIComponent(s)).length; }
+  function cut(s, n) { return s ? String(s).slice(0, n) : undefined; }
 
+  // Configuration and consent.
   var cfg = { host: null, writeKey: null, batchSize: 20, flushInterval: 2000, autocapture: false,
     requireConsent: false, respectDoNotTrack: true, maxQueue: 1000, sessionTimeout: 30 };
-  var ready = false, timer = null, backoff = 0, retryAt = 0, sending = false;
+  var ready = false, clicks = false, timer = null, timerAt = 0, sending = false, inflight = {}, perRequest = 100, replay = null;
+  var script = d.currentScript || d.querySelector("script[src*='footfall.js']");
+  var defaultHost = script ? new URL(script.src, w.location.href).origin : w.location.origin;
 
-  function scriptHost() {
-    var s = d.currentScript || d.querySelector("script[src*='footfall.js']");
-    return s ? new URL(s.src, w.location.href).origin : w.location.origin;
+  function doNotTrack() {
+    return cfg.respectDoNotTrack && (nav.doNotTrack === "1" || w.doNotTrack === "1");
   }
-  var defaultHost = scriptHost();
+  function recording() { return !doNotTrack() && get(K.consent) !== "0"; }
+  function sendable() { return ready && recording() && (!cfg.requireConsent || get(K.consent) === "1"); }
 
   function anonymousId() {
-    var id = cookie(K.aid) || get(K.aid);
-    if (!id) id = uuid();
-    cookie(K.aid, id); set(K.aid, id);
+    var id = readCookie(K.aid) || get(K.aid) || uuid();
+    if (get(K.aid) !== id) put(K.aid, id);
+    if (readCookie(K.aid) !== id && (!cfg.requireConsent || get(K.consent) === "1")) writeCookie(K.aid, id);
     return id;
   }
 
-  function utmOf(search) {
-    var p = new URLSearchParams(search), utm = {}, any = false;
+  // Sessions and context.
+  function campaign(url) {
+    var p = new URL(url, w.location.href).searchParams, utm = {}, any = false;
     ["source", "medium", "campaign", "term", "content"].forEach(function (k) {
-      var v = p.get("utm_" + k); if (v) { utm[k] = v; any = true; }
+      var v = p.get("utm_" + k); if (v) { utm[k] = cut(v, 256); any = true; }
     });
-    return { utm: any ? utm : null, coupon: p.get("coupon") };
+    return { utm: any ? utm : null, coupon: cut(p.get("coupon"), 256) };
   }
 
-  // A session ends after `sessionTimeout` minutes without events, or with a new UTM campaign.
-  function session() {
-    var s = json(K.ses, null), t = Date.now(), here = utmOf(w.location.search);
+  // A session ends after `sessionTimeout` minutes without events, or when a new UTM campaign arrives.
+  function session(pg, t) {
+    var s = json(K.ses, null), here = campaign(pg.url);
     var newCampaign = here.utm && (!s || JSON.stringify(here.utm) !== JSON.stringify(s.utm));
     if (!s || t - s.last > cfg.sessionTimeout * 60000 || newCampaign) {
-      s = { id: uuid(), utm: here.utm || {}, coupon: here.coupon, landing: w.location.href,
-        referrer: d.referrer || null };
-      if (!get(K.ft)) set(K.ft, JSON.stringify({ utm: s.utm, referrer: s.referrer, landing: s.landing, at: now() }));
-    }
-    s.last = t; set(K.ses, JSON.stringify(s));
+      s = { id: uuid(), utm: here.utm || {}, coupon: here.coupon, landing: pg.url, referrer: pg.referrer, last: t };
+      if (!get(K.ft)) {
+        put(K.ft, JSON.stringify({ utm: s.utm, coupon: s.coupon, referrer: s.referrer, landing_page: s.landing,
+          at: new Date(t).toISOString() }));
+      }
+    } else if (here.coupon) s.coupon = here.coupon;
+    s.last = Math.max(s.last, t);
+    put(K.ses, JSON.stringify(s));
     return s;
   }
 
-  function context(s) {
-    var c = { url: w.location.href, path: w.location.pathname, title: d.title || null,
-      referrer: d.referrer || null, utm: s.utm || {}, landing_page: s.landing,
-      locale: nav.language || null, screen: w.screen ? w.screen.width + "x" + w.screen.height : null,
-      consent: cfg.requireConsent ? get(K.consent) === "1" : null };
-    try { c.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { /* old browser */ }
-    if (s.coupon) c.coupon = s.coupon;
-    for (var k in c) if (c[k] === null || c[k] === undefined) delete c[k];
+  function currentPage() { return { url: w.location.href, referrer: d.referrer, title: d.title }; }
+
+  function context(pg, s) {
+    var c = { url: cut(pg.url, 2048), path: new URL(pg.url, w.location.href).pathname.slice(0, 2048),
+      referrer: cut(pg.referrer, 2048), title: cut(pg.title, 256), utm: s.utm || {}, coupon: s.coupon,
+      landing_page: cut(s.landing, 2048), user_agent: cut(nav.userAgent, 1024), locale: cut(nav.language, 35),
+      screen: w.screen ? w.screen.width + "x" + w.screen.height : undefined,
+      consent: get(K.consent) === "1" ? true : undefined };
+    try { c.timezone = cut(Intl.DateTimeFormat().resolvedOptions().timeZone, 64); } catch (e) { /* no Intl */ }
     return c;
   }
 
-  function blocked() {
-    return cfg.respectDoNotTrack && (nav.doNotTrack === "1" || w.doNotTrack === "1");
+  // The persistent queue.
+  function queue() { return json(K.q, []); }
+  function addDropped(n) { if (n > 0) put(K.drop, String((+get(K.drop) || 0) + n)); }
+  function save(q) {   // oldest events go first when the cap or the storage quota is reached
+    var over = q.length - cfg.maxQueue;
+    if (over > 0) { q = q.slice(over); addDropped(over); }
+    while (!put(K.q, JSON.stringify(q)) && q.length) {
+      over = Math.ceil(q.length / 4); q = q.slice(over); addDropped(over);
+    }
+    return q;
+  }
+  function forget(events) {   // delivered or refused: off the queue (which other tabs may share)
+    var ids = {}; events.forEach(function (e) { ids[e.event_id] = 1; });
+    save(queue().filter(function (e) { return !ids[e.event_id]; }));
   }
 
-  function enqueue(type, properties, extra) {
-    if (blocked()) return null;
+  function record(type, properties, top) {
+    if (!recording()) return null;
+    var pg = replay ? replay.pg : currentPage(), t = replay ? replay.t : Date.now();
     if (TYPES.indexOf(type) < 0) { properties = { name: String(type), data: properties || {} }; type = "custom"; }
-    var s = session(), e = { event_id: uuid(), type: type, anonymous_id: anonymousId(),
-      session_id: s.id, occurred_at: now(), context: context(s) };
+    var s = session(pg, t), e = { event_id: uuid(), type: type, anonymous_id: anonymousId(), session_id: s.id,
+      occurred_at: new Date(t).toISOString(), context: context(pg, s) };
     var cid = get(K.cid); if (cid) e.customer_id = cid;
     if (properties) e.properties = properties;
-    if (extra) for (var k in extra) e[k] = extra[k];
-    var q = json(K.q, []);
-    q.push(e);
-    if (q.length > cfg.maxQueue) {   // oldest first; the loss is reported with the next batch
-      var over = q.length - cfg.maxQueue;
-      q = q.slice(over);
-      set(K.drop, String((+get(K.drop) || 0) + over));
-    }
-    set(K.q, JSON.stringify(q));
+    for (var k in top) e[k] = top[k];
+    if (bytes(JSON.stringify(e)) > MAX_BYTES - 1000) { addDropped(1); return null; }   // can never be sent
+    var q = queue(); q.push(e); q = save(q);
     if (q.length >= cfg.batchSize) flush(); else schedule(cfg.flushInterval);
     return e.event_id;
   }
 
+  // Sending.
+  function waitState() { return json(K.wait, { at: 0, backoff: 0, hold: 0 }); }
   function schedule(delay) {
-    if (timer) return;
-    timer = setTimeout(function () { timer = null; flush(); }, Math.max(delay, retryAt - Date.now(), 0));
+    if (!ready) return;
+    var at = Math.max(Date.now() + delay, waitState().at);
+    if (timer && timerAt <= at) return;
+    clearTimeout(timer); timerAt = at;
+    timer = setTimeout(function () { timer = null; flush(); }, at - Date.now());
   }
 
-  function allowed() {
-    return ready && !blocked() && (!cfg.requireConsent || get(K.consent) === "1");
-  }
-
-  // Split the queue into request bodies that each stay under the keepalive/beacon quota.
+  // Requests of at most `perRequest` events and MAX_BYTES bytes; the first carries the drop count.
   function chunks(q) {
-    var out = [], cur = [], size = 200;
+    var out = [], cur = [], size = 0, base = 200 + bytes(String(cfg.writeKey));
     q.forEach(function (e) {
-      var n = JSON.stringify(e).length + 1;
-      if (cur.length && (size + n > CHUNK || cur.length >= 100)) { out.push(cur); cur = []; size = 200; }
+      if (inflight[e.event_id]) return;
+      var n = bytes(JSON.stringify(e)) + 1;
+      if (cur.length && (base + size + n > MAX_BYTES || cur.length >= perRequest)) { out.push(cur); cur = []; size = 0; }
       cur.push(e); size += n;
     });
     if (cur.length) out.push(cur);
-    return out;
+    return out.map(function (events, i) { return { events: events, dropped: i ? 0 : +get(K.drop) || 0 }; });
+  }
+  function body(part) {
+    return JSON.stringify({ write_key: cfg.writeKey, sent_at: new Date().toISOString(), dropped: part.dropped,
+      batch: part.events });
+  }
+  function delivered(part) {
+    forget(part.events);
+    if (part.dropped) put(K.drop, String(Math.max(0, (+get(K.drop) || 0) - part.dropped)));
+  }
+  function retryAfter(r) {   // seconds (the collector's form)
+    return r.status === 429 || r.status === 503 ? Math.max(0, +r.headers.get("Retry-After") * 1000 || 0) : 0;
+  }
+  function succeeded() { del(K.wait); }
+  function failed(hold) {   // exponential backoff 1 s .. 60 s with jitter, never sooner than Retry-After
+    var s = waitState(), backoff = Math.min(s.backoff ? s.backoff * 2 : 1000, 60000);
+    var delay = Math.max(backoff * (0.5 + Math.random() / 2), hold);
+    put(K.wait, JSON.stringify({ at: Date.now() + delay, backoff: backoff, hold: hold ? Date.now() + hold : 0 }));
+    schedule(0);
   }
 
-  function body(events) {
-    var b = { write_key: cfg.writeKey, sent_at: now(), batch: events }, dropped = +get(K.drop) || 0;
-    if (dropped) b.dropped = dropped;
-    return JSON.stringify(b);
-  }
-
-  function forget(events) {   // remove delivered (or refused) events from the persistent queue
-    var ids = {}; events.forEach(function (e) { ids[e.event_id] = 1; });
-    set(K.q, JSON.stringify(json(K.q, []).filter(function (e) { return !ids[e.event_id]; })));
+  // One request; resolves to GO_ON, STOP (retry later) or SPLIT (413: resend in smaller requests).
+  var STOP = 0, GO_ON = 1, SPLIT = 2;
+  function post(part) {
+    part.events.forEach(function (e) { inflight[e.event_id] = 1; });
+    function done() { part.events.forEach(function (e) { delete inflight[e.event_id]; }); }
+    return fetch(cfg.host + "/v1/batch", { method: "POST", keepalive: true, body: body(part), credentials: "omit",
+      headers: { "Content-Type": "text/plain" } }).then(function (r) {
+      done();
+      if (r.ok) {
+        delivered(part); succeeded();
+        r.json().then(function (res) {
+          (res.rejected || []).forEach(function (x) { console.warn("footfall: event refused:", x.event_id, x.reason); });
+        }, function () { /* empty body */ });
+        return GO_ON;
+      }
+      if (r.status === 400) { forget(part.events); return GO_ON; }   // unreadable: resending cannot help
+      if (r.status === 413) {
+        if (part.events.length === 1) { forget(part.events); return GO_ON; }
+        perRequest = Math.max(1, part.events.length >> 1);
+        return SPLIT;
+      }
+      failed(retryAfter(r));
+      return STOP;
+    }, function () { done(); failed(0); return STOP; });
   }
 
   function flush() {
-    if (!allowed() || sending || Date.now() < retryAt) { if (json(K.q, []).length && ready) schedule(cfg.flushInterval); return; }
-    var q = json(K.q, []); if (!q.length) return;
-    var parts = chunks(q), url = cfg.host + "/v1/batch";
+    if (!sendable() || sending) return;
+    var wait = waitState().at - Date.now();
+    if (wait > 0) return schedule(wait);
+    var parts = chunks(queue());
+    if (!parts.length) return;
     sending = true;
-    Promise.all(parts.map(function (events) {
-      var text = body(events);
-      return fetch(url, { method: "POST", keepalive: true, body: text,
-        headers: { "Content-Type": "text/plain" }, credentials: "omit" })
-        .then(function (r) {
-          if (r.ok || r.status === 400 || r.status === 401 || r.status === 403 || r.status === 413) {
-            forget(events); del(K.drop); return 0;
-          }
-          return r.status === 429 || r.status === 503 ? (+r.headers.get("Retry-After") || 1) * 1000 : -1;
-        }, function () { return -1; });
-    })).then(function (waits) {
-      sending = false;
-      var failed = waits.filter(function (x) { return x !== 0; });
-      if (!failed.length) { backoff = 0; retryAt = 0; if (json(K.q, []).length) schedule(cfg.flushInterval); return; }
-      backoff = Math.min(backoff ? backoff * 2 : 1000, 60000);
-      var wait = Math.max.apply(null, failed.concat([backoff * (0.5 + Math.random() / 2)]));
-      retryAt = Date.now() + wait;
-      schedule(wait);
-    });
+    (function next() {   // one request at a time: keepalive bodies in flight share one 64 KiB quota
+      var part = parts.shift();
+      if (!part) {
+        sending = false;
+        var left = queue().length;
+        if (left) schedule(left >= cfg.batchSize ? 0 : cfg.flushInterval);
+        return;
+      }
+      post(part).then(function (how) {
+        if (how === GO_ON) return next();
+        sending = false;
+        if (how === SPLIT) flush();
+      });
+    })();
   }
 
-  // On page hide the page may be gone before a fetch resolves: beacons, all CORS-simple.
+  // The page may be gone before a fetch resolves: beacons. During a backoff the events stay
+  // queued for the next page instead (a beacon "sent" to a collector that is down is lost).
   function flushOnHide() {
-    if (!allowed()) return;
-    var q = json(K.q, []); if (!q.length) return;
-    chunks(q).forEach(function (events) {
-      var text = body(events), ok = false;
-      if (nav.sendBeacon) { try { ok = nav.sendBeacon(cfg.host + "/v1/batch", new Blob([text], { type: "text/plain" })); } catch (e) { ok = false; } }
-      if (!ok) { try { fetch(cfg.host + "/v1/batch", { method: "POST", keepalive: true, body: text, headers: { "Content-Type": "text/plain" } }); } catch (e) { /* retried on the next page */ } return; }
-      forget(events); del(K.drop);
+    if (!sendable() || waitState().at > Date.now()) return;
+    chunks(queue()).every(function (part) {
+      var ok = false;
+      try { ok = nav.sendBeacon(cfg.host + "/v1/batch", new Blob([body(part)], { type: "text/plain" })); } catch (e) { ok = false; }
+      if (ok) delivered(part); else post(part);
+      return ok;
     });
   }
 
-  function autocapture(ev) {
-    var el = ev.target && ev.target.closest ? ev.target.closest("[data-footfall-event],a,button") : null;
-    if (!el) return;
-    var props = { element: el.tagName.toLowerCase(), text: (el.textContent || "").trim().slice(0, 200) || undefined };
-    if (el.href) props.href = el.href;
-    var name = el.getAttribute("data-footfall-event");
-    if (name) props.element = name;
-    enqueue("click", props);
-    if (el.href) flushOnHide();   // a link click is often the last thing a page does
+  function resume() {
+    var s = waitState();
+    if (s.at) put(K.wait, JSON.stringify({ at: s.hold, backoff: 0, hold: s.hold }));
+    flush();
   }
 
+  // Click autocapture.
+  var INTS = { quantity: 1, rating: 1, results: 1, score: 1 };
+  function clicked(ev) {
+    var el = ev.target && ev.target.closest &&
+      ev.target.closest("[data-footfall-event],a[href],button,[role=button],input[type=submit],input[type=button]");
+    if (!el || el.closest("[data-footfall-ignore]")) return;
+    var type = "click", data = {};
+    Array.prototype.forEach.call(el.attributes, function (a) {
+      if (a.name.indexOf("data-footfall-") !== 0) return;
+      var key = a.name.slice(14).replace(/-/g, "_");
+      if (key === "event") type = a.value;
+      else data[key] = INTS[key] && /^\d+$/.test(a.value) ? +a.value : a.value;
+    });
+    if (type === "click") {
+      data = { element: cut(data.element || el.tagName.toLowerCase() + (el.id ? "#" + el.id : ""), 256),
+        text: cut(data.text || (el.value && el.tagName === "INPUT" ? el.value : (el.textContent || "").replace(/\s+/g, " ").trim()), 200),
+        href: cut(data.href || el.href, 2048) };
+    }
+    record(type, data);
+  }
+
+  // The public API.
+  function product(type) { return function (p) { return record(type, p); }; }
   var api = {
     init: function (writeKey, options) {
       cfg.writeKey = writeKey;
-      for (var k in options || {}) cfg[k] = options[k];
-      cfg.host = (cfg.host || defaultHost).replace(/\/$/, "");
-      ready = true;
-      if (cfg.autocapture) d.addEventListener("click", autocapture, true);
-      d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") flushOnHide(); });
-      w.addEventListener("pagehide", flushOnHide);
-      w.addEventListener("pageshow", function (e) { if (e.persisted) { retryAt = 0; flush(); } });
-      w.addEventListener("online", function () { retryAt = 0; flush(); });
+      for (var k in options || {}) if (k in cfg) cfg[k] = options[k];
+      cfg.host = String(cfg.host || defaultHost).replace(/\/+$/, "");
+      if (cfg.autocapture && !clicks) { clicks = true; d.addEventListener("click", clicked, true); }
+      if (!ready) {
+        ready = true;
+        d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") flushOnHide(); });
+        w.addEventListener("pagehide", flushOnHide);
+        w.addEventListener("pageshow", function (e) { if (e.persisted) resume(); });
+        w.addEventListener("online", resume);
+      }
       flush();
     },
-    page: function (properties) { return enqueue("page_view", properties || {}); },
-    track: function (type, properties) { return enqueue(type, properties); },
+    page: function (properties) { return record("page_view", properties || {}); },
+    track: function (type, properties) { return record(type, properties); },
     identify: function (customerId, traits) {
-      set(K.cid, String(customerId));
-      return enqueue("identify", { traits: traits || {} }, { customer_id: String(customerId) });
+      var id = customerId == null ? "" : String(customerId), clean = {};
+      if (!id) return null;
+      if (get(K.cid) && get(K.cid) !== id) api.reset();   // another person on this device
+      for (var k in traits || {}) {
+        var v = traits[k];
+        if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") clean[k] = v;
+      }
+      if (recording()) put(K.cid, id);
+      return record("identify", { traits: clean }, { customer_id: id });
     },
-    productView: function (p) { return enqueue("product_view", p); },
-    cartAdd: function (p) { return enqueue("cart_add", p); },
-    cartRemove: function (p) { return enqueue("cart_remove", p); },
-    checkoutStarted: function (p) { return enqueue("checkout_started", p || {}); },
-    orderPlaced: function (p) { return enqueue("order_placed", p); },
-    review: function (p) { return enqueue("review", p); },
-    consent: function (granted) { set(K.consent, granted ? "1" : "0"); if (granted) flush(); },
-    reset: function () {   // logout: a new anonymous id, so two people on one device never merge
-      flushOnHide();
-      del(K.cid); del(K.ses); del(K.ft); del(K.aid); cookie(K.aid, "");
-      anonymousId();
+    productView: product("product_view"),
+    cartAdd: product("cart_add"),
+    cartRemove: product("cart_remove"),
+    checkoutStarted: product("checkout_started"),
+    orderPlaced: product("order_placed"),
+    review: product("review"),
+    consent: function (granted) {
+      if (granted) { put(K.consent, "1"); anonymousId(); flush(); return; }
+      put(K.consent, "0");   // refused or withdrawn: forget what is queued and who this is
+      [K.q, K.drop, K.aid, K.cid, K.ses, K.ft, K.stub, K.wait].forEach(del);
+      writeCookie(K.aid, null);
+    },
+    reset: function () {   // logout: queued events keep their ids; what follows is a new visitor
+      [K.aid, K.cid, K.ses, K.ft].forEach(del);
+      writeCookie(K.aid, null);
     },
     flush: flush,
-    anonymousId: anonymousId,
-    queued: function () { return json(K.q, []).length; }
+    anonymousId: function () { return recording() ? anonymousId() : null; },
+    queued: function () { return queue().length; }
   };
 
-  // Replay calls made before the script loaded: the stub's queue and any it saved on a bounce.
-  var stub = w.footfall, pending = [].concat(json(K.stub, []), (stub && stub.q) || []);
+  // Replay calls made before the script arrived: first those saved by pages that were left
+  // before it loaded (with their own page and time), then this page's stub queue, in order.
+  var stub = w.footfall, saved = json(K.stub, []), calls = [];
   del(K.stub);
+  saved.forEach(function (p) {
+    if (stub && p.id === stub.id) return;   // this very page, back from the bfcache: its queue is below
+    (p.q || []).forEach(function (c) { calls.push([c, { pg: { url: p.url, referrer: p.referrer, title: p.title }, t: c[2] || Date.now() }]); });
+  });
+  ((stub && stub.q) || []).forEach(function (c) { calls.push([c, { pg: currentPage(), t: c[2] || Date.now() }]); });
   if (stub && stub.q) stub.q.length = 0;
   w.footfall = api;
-  pending.forEach(function (call) { if (api[call[0]]) api[call[0]].apply(null, call[1]); });
+  calls.forEach(function (c) {
+    if (typeof api[c[0][0]] !== "function") return;
+    replay = c[1];
+    try { api[c[0][0]].apply(null, c[0][1] || []); } catch (e) { console.error("footfall:", e); } finally { replay = null; }
+  });
 })(window, document);
