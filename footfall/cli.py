@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import Stack, StackError, StackSettings
 from sinks.webhooks.cli import webhooks_app
+from stream_processors.profiles_cli import identity_app, profile_command
 from stream_processors.segments_cli import segments_app
 
 app = typer.Typer(
@@ -317,6 +318,8 @@ def migrate(
 
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(segments_app, name="segments")
+app.add_typer(identity_app, name="identity")
+app.command("profile")(profile_command)
 bench_app = typer.Typer(
     help="Benchmarks, each printed next to a baseline measured in the same run.",
     no_args_is_help=True,
