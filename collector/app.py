@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.batch import BodyError, parse_client_time, read_body
+from collector.edge import EdgeMiddleware
 from collector.ingest import (
     Collector,
     Credentials,
@@ -118,22 +119,6 @@ def check_origin(credentials: Credentials, request: Request) -> None:
         raise Refused(403, f"origin {origin} is not allowed for site {site.site_id}")
 
 
-def cors_preflight(origin: str, allowed: bool) -> Response:
-    if not allowed:
-        return Response(status_code=403)
-    return Response(
-        status_code=204,
-        headers={
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, "
-            "Authorization, X-Footfall-Key",
-            "Access-Control-Max-Age": "86400",
-            "Vary": "Origin",
-        },
-    )
-
-
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     settings = settings or CollectorSettings()
     metrics = CollectorMetrics()
@@ -157,32 +142,15 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Event ingestion: per-event validation, at-least-once into Kafka.",
     )
-    origins = {origin for site in settings.sites for origin in site.allowed_origins}
+    origins = frozenset(origin for site in settings.sites for origin in site.allowed_origins)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
         return error(exc.status, exc.message, exc.headers)
 
-    @app.middleware("http")
-    async def cors_and_metrics(request: Request, call_next: Any) -> Response:
-        """CORS answered per site (any site's allowed origin, or the collector's own)."""
-        origin = request.headers.get("origin")
-        known = bool(origin) and (origin in origins or same_origin(origin or "", request))
-        if request.method == "OPTIONS" and origin:
-            return cors_preflight(origin, known)
-        path = request.url.path
-        endpoint = path if path in MEASURED_PATHS else "other"
-        metrics.in_flight.inc()
-        try:
-            response: Response = await call_next(request)
-        finally:
-            metrics.in_flight.dec()
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        if origin and known:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-            response.headers["Vary"] = "Origin"
-        return response
+    app.add_middleware(
+        EdgeMiddleware, origins=origins, metrics=metrics, measured_paths=MEASURED_PATHS
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
