@@ -245,6 +245,26 @@ class Stack:
             raise StackError(f"{name} is still running")
         self.launch(child)
 
+    def add_worker(self, name: str, port: int) -> Child:
+        """Start one more stream worker (same group, own data dir and web port)."""
+        first = self.child("worker")
+        s = self.settings
+        child = Child(
+            name,
+            first.command,
+            first.env
+            | {
+                "FOOTFALL_WEB_PORT": str(port),
+                "FOOTFALL_DATA_DIR": str((s.data_dir / name).resolve()),
+            },
+            lambda: http_ok(f"http://127.0.0.1:{port}/"),
+            f"http://127.0.0.1:{port} ({name} web)",
+            log_path=s.data_dir / "logs" / f"{name}.log",
+        )
+        self.children.append(child)
+        self.launch(child)
+        return child
+
     def wait_ready(self, child: Child) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s
         while not child.ready():
