@@ -70,6 +70,9 @@ class Profile(BaseModel):
         default=None, description="When a timer transition (abandonment, risk) is due."
     )
     segments: list[str] = Field(default_factory=list)
+    segments_due_at: datetime | None = Field(
+        default=None, description="When a time-based segment rule (last 24 h, recency) may change."
+    )
     cart: dict[str, int] = Field(default_factory=dict, description="product id → quantity")
     cart_value: Decimal = Decimal(0)
     cart_updated_at: datetime | None = None
