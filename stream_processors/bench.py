@@ -1,0 +1,252 @@
+"""``footfall bench processors``: one worker's throughput next to a raw aiokafka floor.
+
+Runs on a private broker in a temporary directory. Figures printed:
+- the floor: a plain aiokafka loop that consumes the events topic and produces one
+  profile-sized record per event (what any stateful processor's changelog costs);
+- one worker folding the same backlog into profiles (normal producer batching);
+- freshness: HTTP 2xx at the collector → the event visible in the live lookup, p50/p95,
+  while events arrive at a steady rate;
+- bytes per profile: the stored JSON, and the RocksDB files on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from footfall.config import FootfallSettings
+from footfall.kafka import ensure_topics, start_producer
+from footfall.stack import Stack, StackSettings, free_port
+
+PROFILE_SIZED = b"x" * 700
+
+
+def backlog(count: int, customers: int) -> list[tuple[bytes, bytes]]:
+    start = time.time() - 86400
+    records = []
+    for n in range(count):
+        customer = f"c{n % customers:05d}"
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "type": "product_view" if n % 5 else "order_placed",
+            "site_id": "demo",
+            "anonymous_id": f"b-{customer}",
+            "customer_id": customer,
+            "session_id": f"s-{customer}-{n // 5000}",
+            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + n)),
+            "properties": (
+                {"product_id": f"p{n % 40}", "category": f"cat{n % 7}", "price": "19.90"}
+                if n % 5
+                else {"order_id": f"o{n}", "total": "42.00", "currency": "EUR"}
+            ),
+        }
+        records.append((f"demo:b-{customer}".encode(), orjson.dumps(event)))
+    return records
+
+
+async def produce(settings: FootfallSettings, topic: str, records: list[Any]) -> None:
+    producer = await start_producer(settings)
+    try:
+        for key, value in records:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def floor(settings: FootfallSettings, count: int) -> float:
+    """Events/s of consume + produce-one-profile-sized-record, from the start of the topic."""
+    consumer = AIOKafkaConsumer(
+        settings.topics.events,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"floor-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = await start_producer(settings)
+    await consumer.start()
+    seen = 0
+    started = time.monotonic()
+    try:
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=500, max_records=2000)
+            for records in batch.values():
+                for record in records:
+                    await producer.send(
+                        settings.topics.identified + ".floor", PROFILE_SIZED, key=record.key
+                    )
+                    seen += 1
+            await consumer.commit()
+        await producer.flush()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return count / (time.monotonic() - started)
+
+
+async def folded(settings: FootfallSettings, expected: int, timeout: float) -> float:
+    """Seconds until the latest snapshots of all profiles add up to ``expected`` events."""
+    consumer = AIOKafkaConsumer(
+        settings.topics.profiles,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    latest: dict[bytes, int] = {}
+    started = time.monotonic()
+    try:
+        while sum(latest.values()) < expected:
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"only {sum(latest.values())} of {expected} folded")
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for records in batch.values():
+                for record in records:
+                    body = orjson.loads(record.value)
+                    if body.get("merged_into") is None and record.key is not None:
+                        latest[record.key] = max(latest.get(record.key, 0), body["event_count"])
+    finally:
+        await consumer.stop()
+    return time.monotonic() - started
+
+
+async def freshness(stack: Stack, rate: int, seconds: float) -> list[float]:
+    """Latencies from a 2xx to the probe event visible in the live lookup, under ``rate``/s."""
+    s = stack.settings
+    key = "demo-secret-key"
+    latencies: list[float] = []
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def steady() -> None:
+            per_request = max(1, rate // 50)
+            deadline = time.monotonic() + seconds
+            n = 0
+            while time.monotonic() < deadline:
+                tick = time.monotonic()
+                batch = [
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "type": "page_view",
+                        "anonymous_id": f"load-{(n + i) % 500}",
+                        "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    }
+                    for i in range(per_request)
+                ]
+                n += per_request
+                await client.post(
+                    f"{s.collector_url}/v1/batch",
+                    json={"write_key": key, "batch": batch},
+                )
+                await asyncio.sleep(max(0.0, 0.02 - (time.monotonic() - tick)))
+
+        async def probes() -> None:
+            end = time.monotonic() + seconds - 2
+            i = 0
+            while time.monotonic() < end:
+                customer = f"probe-{uuid.uuid4().hex[:8]}"
+                probe = {
+                    "event_id": str(uuid.uuid4()),
+                    "type": "page_view",
+                    "anonymous_id": customer,
+                    "customer_id": customer,
+                    "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+                response = await client.post(
+                    f"{s.collector_url}/v1/batch", json={"write_key": key, "batch": [probe]}
+                )
+                acked = time.monotonic()
+                if response.status_code // 100 == 2:
+                    while time.monotonic() - acked < 10:
+                        seen = await client.get(f"{s.worker_url}/profiles/demo/{customer}")
+                        if seen.status_code == 200:
+                            latencies.append(time.monotonic() - acked)
+                            break
+                        await asyncio.sleep(0.005)
+                i += 1
+                await asyncio.sleep(0.3)
+
+        await asyncio.gather(steady(), probes())
+    return latencies
+
+
+def store_bytes(data_dir: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(data_dir):
+        if "profiles" in root:
+            total += sum((Path(root) / f).stat().st_size for f in files)
+    return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def run(events: int, customers: int, rate: int, seconds: float, say: Callable[[str], None]) -> None:
+    with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp:
+        settings = StackSettings(
+            data_dir=Path(tmp),
+            broker_port=free_port(),
+            collector_port=free_port(),
+            worker_port=free_port(),
+            sink_port=free_port(),
+            webhooks_port=free_port(),
+        )
+        with Stack(settings) as stack:
+            logs = Path(tmp) / "logs"
+            logs.mkdir()
+            broker = stack.child("broker")
+            broker.log_path = logs / "broker.log"
+            stack.launch(broker)
+            asyncio.run(ensure_topics(settings))
+            records = backlog(events, customers)
+            asyncio.run(produce(settings, settings.topics.events, records))
+            say(
+                f"backlog: {events} events, {customers} customers, {settings.partitions} partitions"
+            )
+            raw = asyncio.run(floor(settings, events))
+            say(f"floor (aiokafka consume + one 700-byte record per event): {raw:,.0f} events/s")
+            worker = stack.child("worker")
+            worker.env = worker.env | {"FOOTFALL_ONE_RECORD_BATCHES": "false"}
+            worker.log_path = logs / "worker.log"
+            started = time.monotonic()
+            stack.launch(worker)
+            ready = time.monotonic() - started
+            took = asyncio.run(folded(settings, events, timeout=600))
+            rate_done = events / took
+            say(
+                f"one worker (normal producer batching, RocksDB store): {rate_done:,.0f} events/s "
+                f"= {100 * rate_done / raw:.0f}% of the floor (start-up {ready:.1f}s not counted)"
+            )
+            collector = stack.child("collector")
+            collector.log_path = logs / "collector.log"
+            stack.launch(collector)
+            latencies = asyncio.run(freshness(stack, rate, seconds))
+            say(
+                f"freshness at {rate} events/s (2xx → live lookup), {len(latencies)} probes: "
+                f"p50 {1000 * percentile(latencies, 0.5):.0f} ms, "
+                f"p95 {1000 * percentile(latencies, 0.95):.0f} ms"
+            )
+            stack.kill("worker")
+            on_disk = store_bytes(Path(tmp) / "worker")
+            say(
+                f"RocksDB profile store on disk: {on_disk / customers:,.0f} bytes per profile "
+                f"({customers} profiles plus probes; WAL and SST files)"
+            )
+
+
+def bench_processors_command(
+    events: int = 20_000, customers: int = 2_000, rate: int = 2_000, seconds: float = 15.0
+) -> None:
+    """Worker events/s next to the aiokafka floor; freshness p50/p95; bytes per profile."""
+    run(events, customers, rate, seconds, print)
