@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import Stack, StackError, StackSettings
 from sinks.webhooks.cli import webhooks_app
+from stream_processors.bench import bench_processors_command
 from stream_processors.profiles_cli import identity_app, profile_command
 from stream_processors.segments_cli import segments_app
 
@@ -325,6 +326,7 @@ bench_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
+bench_app.command("processors")(bench_processors_command)
 
 
 @bench_app.command("webhooks")
