@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.profile import Profile, StageTransition
@@ -21,6 +21,8 @@ from schemas.segments import SegmentChange
 from stream_processors.journey import JourneyRules, advance, fire_timers
 from stream_processors.segments import SegmentConfig, load_config, update_segments
 
+SEGMENT_TIMER = "timer:segments"
+CART_WINDOW = timedelta(hours=24)  # the window of ``cart_adds_24h``
 Step = tuple[Profile, list[StageTransition], list[SegmentChange]]
 Figures = Callable[[Profile, datetime], Mapping[str, Any]]
 
@@ -52,21 +54,48 @@ def after_event(
 
 
 def after_tick(profile: Profile, now: datetime, config: JourneyConfig) -> Step:
-    """Timer transitions due by ``now``; segments re-evaluated at the last one's time."""
+    """Timer transitions due by ``now``; segments re-evaluated at the last one's time, then
+    at every time-based segment check due by ``now`` (each at its own time)."""
     profile, transitions = fire_timers(profile, now, config.rules)
-    if not transitions:
-        return profile, [], []
-    last = transitions[-1]
-    profile, changes = segments_at(profile, last.at, last.cause, None, config)
+    changes: list[SegmentChange] = []
+    if transitions:
+        last = transitions[-1]
+        profile, changes = segments_at(profile, last.at, last.cause, None, config)
+    while profile.segments_due_at is not None and profile.segments_due_at <= now:
+        profile, more = segments_at(profile, profile.segments_due_at, SEGMENT_TIMER, None, config)
+        changes += more
     return profile, transitions, changes
 
 
 def segments_at(
     profile: Profile, at: datetime, cause: str, event_id: str | None, config: JourneyConfig
 ) -> tuple[Profile, list[SegmentChange]]:
-    return update_segments(
+    """Segments as of ``at``, and when time alone may change them next."""
+    profile, changes = update_segments(
         profile, at, cause, event_id, config.segments, config.figures(profile, at)
     )
+    check = next_segment_check(profile, at, config)
+    if check != profile.segments_due_at:
+        profile = profile.model_copy(update={"segments_due_at": check})
+    return profile, changes
+
+
+def next_segment_check(profile: Profile, at: datetime, config: JourneyConfig) -> datetime | None:
+    """The first moment after ``at`` when a time-based figure crosses a threshold: a cart add
+    leaving the last 24 hours, or the last order ageing past a recency band edge."""
+    if profile.merged_into is not None:
+        return None
+    moments = [t + CART_WINDOW for t in profile.recent_cart_adds]
+    if profile.last_order_at is not None:
+        edges = config.segments.bands.recency_days
+        moments += [profile.last_order_at + timedelta(days=d) for d in edges]
+    return min((m for m in moments if m > at), default=None)
+
+
+def earliest_due(stored: Mapping[str, Any]) -> str | None:
+    """The earliest of a stored profile's stage timer and segment check (ISO text)."""
+    dues = [d for d in (stored.get("due_at"), stored.get("segments_due_at")) if isinstance(d, str)]
+    return min(dues, key=datetime.fromisoformat, default=None)
 
 
 def is_due(stored_due: Any, now: datetime) -> bool:

@@ -250,7 +250,9 @@ def features(
         "rfm_m": band_score(revenue, bands.monetary_revenue) if profile.orders else None,
         "cart_value": float(profile.cart_value),
         "cart_items": sum(profile.cart.values()),
-        "cart_adds_24h": sum(1 for t in profile.recent_cart_adds if now - t <= timedelta(hours=24)),
+        "cart_adds_24h": sum(
+            1 for t in profile.recent_cart_adds if timedelta(0) <= now - t < timedelta(hours=24)
+        ),
         "min_rating": profile.min_rating,
         "mean_rating": profile.rating_sum / profile.ratings if profile.ratings else None,
         "reviews": profile.ratings,

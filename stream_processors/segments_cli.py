@@ -32,13 +32,13 @@ CURRENT_MEMBERS = """
     HAVING argMax(change, at) = 'entered'
 """
 SIZES = f"""
-    SELECT segment, count() AS members, formatDateTime(max(since), '%Y-%m-%d %H:%M') AS last_entry
+    SELECT segment, count() AS members, formatDateTime(max(since), '%Y-%m-%d %H:%i') AS last_entry
     FROM ({CURRENT_MEMBERS})
     WHERE {{site:String}} = '' OR site_id = {{site:String}}
     GROUP BY segment ORDER BY members DESC, segment
 """
 MEMBERS = f"""
-    SELECT site_id, profile_id, formatDateTime(since, '%Y-%m-%d %H:%M:%S') AS since
+    SELECT site_id, profile_id, formatDateTime(since, '%Y-%m-%d %H:%i:%S') AS since
     FROM ({CURRENT_MEMBERS})
     WHERE segment = {{segment:String}} AND ({{site:String}} = '' OR site_id = {{site:String}})
     ORDER BY since DESC, profile_id LIMIT {{limit:UInt32}}

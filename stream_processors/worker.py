@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile, StageTransition
 from schemas.segments import SegmentChange
-from stream_processors.figures import snapshot, stored
+from stream_processors.figures import figures, snapshot, stored
 from stream_processors.identity import (
     BrowserIdentity,
     NoLinkError,
@@ -31,10 +31,16 @@ from stream_processors.identity import (
     table_key,
     undo_link,
 )
-from stream_processors.journey import advance, fire_timers
+from stream_processors.journey_step import (
+    JourneyConfig,
+    after_event,
+    after_tick,
+    earliest_due,
+    is_due,
+)
 from stream_processors.merging import absorb
 from stream_processors.profile import already_applied, apply_event, new_profile
-from stream_processors.segments import leave_all, load_config, update_segments
+from stream_processors.segments import leave_all, load_config, uses_figures
 from stream_processors.settings import WorkerSettings
 from stream_processors.snapshots import Throttle
 from stream_processors.views import add_views
@@ -74,7 +80,12 @@ def build_app(settings: WorkerSettings) -> faust.App:
     profiles_topic = app.topic(topics.profiles, partitions=settings.partitions)
     journey_topic = app.topic(topics.journey, partitions=settings.partitions)
     segments_topic = app.topic(topics.segments, partitions=settings.partitions)
-    segments = load_config(settings.segments_file)
+    segments = load_config(settings.segments_file)  # a bad rule stops the worker here
+    journey = JourneyConfig(settings.journey, segments)
+    if uses_figures(segments):
+        journey = JourneyConfig(
+            settings.journey, segments, lambda p, at: figures(p, at, rules).model_dump()
+        )
     ticked: dict[str, str] = {}  # due times already asked for; the due times live in the table
 
     json_schema: faust.Schema[str, Any] = faust.Schema(
@@ -167,20 +178,13 @@ def build_app(settings: WorkerSettings) -> faust.App:
         profile: Profile, kind: str | None, at: datetime, event_id: str | None
     ) -> tuple[Profile, list[StageTransition], list[SegmentChange]]:
         """Journey stage and segments after an event (or a merge, ``kind`` None)."""
-        profile, transitions = advance(profile, kind, at, event_id, settings.journey)
-        profile, changes = update_segments(profile, at, kind or "merge", event_id, segments)
-        return profile, transitions, changes
+        return after_event(profile, kind, at, event_id, journey)
 
     def timed_out(
         profile: Profile, now: datetime
     ) -> tuple[Profile, list[StageTransition], list[SegmentChange]]:
         """Timer transitions due by ``now``; segments re-evaluated at the last one."""
-        profile, transitions = fire_timers(profile, now, settings.journey)
-        if not transitions:
-            return profile, [], []
-        at = transitions[-1].at
-        profile, changes = update_segments(profile, at, transitions[-1].cause, None, segments)
-        return profile, transitions, changes
+        return after_tick(profile, now, journey)
 
     @app.agent(identified_topic)
     async def update_profiles(stream: faust.StreamT[bytes]) -> None:
@@ -198,8 +202,10 @@ def build_app(settings: WorkerSettings) -> faust.App:
         if kind == "event":
             await handle_event(key, before, message)
         elif kind == "tick":
-            now = datetime.fromisoformat(message["now"])
-            await save(key, before, *timed_out(before, now))
+            after, transitions, changes = timed_out(before, datetime.fromisoformat(message["now"]))
+            if after != before and after.version == before.version:
+                after = after.model_copy(update={"version": before.version + 1})  # next check
+            await save(key, before, after, transitions, changes)
         elif kind == "merge" and before.version > 0 and before.merged_into is None:
             # Hand the anonymous profile over to its customer, once.
             await identified_topic.send(
@@ -245,10 +251,12 @@ def build_app(settings: WorkerSettings) -> faust.App:
     @app.timer(settings.timer_interval_s)  # type: ignore[untyped-decorator]
     async def scan_timers() -> None:
         """Ask the owning agent to fire timers that fell due without any new event."""
+        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+            return
         now = datetime.now(UTC) + timedelta(seconds=settings.clock_offset_s)
         for key, value in list(profiles.items()):
-            due = value.get("due_at") if isinstance(value, dict) else None
-            if due is None or due > now.isoformat() or ticked.get(key) == due:
+            due = earliest_due(value) if isinstance(value, dict) else None
+            if due is None or not is_due(due, now) or ticked.get(key) == due:
                 continue
             ticked[key] = due
             site_id, _, profile_id = key.partition(":")
@@ -284,6 +292,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def after_rebalance(sender: Any, **_: Any) -> None:
         throttle.held.clear()
+        ticked.clear()  # profiles moved here are scanned afresh
         sweep["needed"] = True
 
     add_views(app, profiles, identity, settings, rules)

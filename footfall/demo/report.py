@@ -69,7 +69,7 @@ QUERIES: dict[str, str] = {
         SELECT profile_id, stage, JSONExtractString(data, 'cart_value') AS cart_value,
                arrayStringConcat(arrayMap(kv -> concat(kv.1, ' x', toString(kv.2)),
                    JSONExtractKeysAndValues(data, 'cart', 'UInt32')), ', ') AS cart,
-               formatDateTime(stage_since, '%Y-%m-%d %H:%M') AS since
+               formatDateTime(stage_since, '%Y-%m-%d %H:%i') AS since
         FROM ({CURRENT_PROFILES})
         WHERE stage IN ('cart_abandoned', 'checkout_abandoned') AND cart != ''
         ORDER BY toDecimal64OrZero(cart_value, 2) DESC LIMIT 5""",

@@ -20,6 +20,7 @@ from footfall.demo.report import progress
 from footfall.demo.sender import send_all
 from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
+from stream_processors.segments_cli import segment_members, segment_sizes
 from tests.conftest import stack_settings_for
 from tests.integration.test_crash_recovery import send_in_background
 from tests.integration.test_end_to_end import synthetic_events
@@ -108,6 +109,12 @@ def test_a_cart_is_abandoned_by_the_timer_alone(journey_stack: Stack, sql: SqlCl
         "segment entries",
     )
     assert {"segment": "cart_abandoner", "cause": "timer:cart_abandoned"} in entered
+    # What `footfall segments` shows: sizes and members.
+    sizes = {r["segment"]: r["members"] for r in segment_sizes(sql, ["cart_abandoner", "lost"])}
+    assert sizes["cart_abandoner"] >= 1
+    assert sizes["lost"] == 0
+    members = segment_members(sql, "cart_abandoner")
+    assert "anon-timer-shopper" in {m["profile_id"] for m in members}
 
 
 def transitions(sql: SqlClient) -> list[dict[str, Any]]:

@@ -48,24 +48,31 @@ def test_a_tick_abandons_the_cart_and_enters_cart_abandoner() -> None:
     assert [(t.to_stage, t.cause, t.at) for t in transitions] == [
         ("cart_abandoned", "timer:cart_abandoned", due)
     ]
-    # Re-evaluated at the due time: the cart add is still within 24 hours then.
-    assert {(c.segment, c.change, c.at) for c in changes} == {("cart_abandoner", "entered", due)}
+    # Re-evaluated at the due time, then when the cart add leaves the last 24 hours.
+    assert [(c.segment, c.change, c.at) for c in changes] == [
+        ("cart_abandoner", "entered", due),
+        ("high_intent", "exited", T0 + timedelta(hours=24)),
+    ]
+    assert p.segments == ["cart_abandoner"]
+    assert p.segments_due_at is None
 
 
 def test_timers_due_before_an_event_fire_first_at_their_own_time() -> None:
     p = carted()
     later = T0 + timedelta(days=2)
-    p, timed, _ = after_tick(p, later, CONFIG)
-    p = p.model_copy(update={"cart": {"p1": 2}, "cart_updated_at": later})  # the event folded in
-    p, moved, changes = after_event(p, "cart_add", later, "e2", CONFIG)
+    p, timed, timed_changes = after_tick(p, later, CONFIG)
+    folded = {"cart": {"p1": 2}, "cart_updated_at": later, "recent_cart_adds": [T0, later]}
+    p, moved, changes = after_event(p.model_copy(update=folded), "cart_add", later, "e2", CONFIG)
     assert [(t.from_stage, t.to_stage, t.cause) for t in timed + moved] == [
         ("cart", "cart_abandoned", "timer:cart_abandoned"),
         ("cart_abandoned", "cart", "cart_add"),
     ]
-    assert {(c.segment, c.change) for c in changes} == {
-        ("cart_abandoner", "exited"),
+    assert [(c.segment, c.change) for c in timed_changes + changes] == [
+        ("cart_abandoner", "entered"),
         ("high_intent", "exited"),
-    }
+        ("cart_abandoner", "exited"),
+        ("high_intent", "entered"),
+    ]
 
 
 def test_a_replayed_step_gives_identical_output() -> None:
@@ -114,3 +121,27 @@ def test_an_unknown_published_tier_leaves_the_estimate_in_place() -> None:
     bands = load_config().bands
     assert features(p, T0, bands, {"price_tier": None})["price_tier"] == "budget"
     assert features(p, T0, bands, {"price_tier": "premium"})["price_tier"] == "premium"
+
+
+def test_recency_segments_change_with_time_alone() -> None:
+    p = Profile(
+        site_id="s", profile_id="p", stage="customer", stage_since=T0, orders=1,
+        revenue=40, last_order_at=T0, order_times=[T0],
+    )  # fmt: skip
+    p, _, _ = after_event(p, "order_placed", T0, "o1", CONFIG)
+    assert p.segments == ["new_customers"]
+    first_edge = T0 + timedelta(days=CONFIG.segments.bands.recency_days[0])
+    assert p.segments_due_at == first_edge
+    p, _, changes = after_tick(p, first_edge, CONFIG)
+    assert [(c.segment, c.change, c.cause, c.at) for c in changes] == [
+        ("new_customers", "exited", "timer:segments", first_edge)
+    ]
+
+
+def test_the_scan_reads_the_earliest_due_time_of_a_stored_profile() -> None:
+    from stream_processors.journey_step import earliest_due
+
+    stored = {"due_at": "2026-10-02T00:00:00Z", "segments_due_at": "2026-10-01T00:00:00Z"}
+    assert earliest_due(stored) == "2026-10-01T00:00:00Z"
+    assert earliest_due({"due_at": "2026-10-02T00:00:00Z"}) == "2026-10-02T00:00:00Z"
+    assert earliest_due({}) is None
