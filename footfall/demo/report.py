@@ -19,7 +19,7 @@ SELECT * FROM profiles FINAL WHERE merged_into = ''
 
 STAYS = """
 SELECT from_stage AS stage, count() AS stays,
-       round(median(dateDiff('second', entered, at)) / 86400, 2) AS median_days
+       round(median(dateDiff('second', entered, at)) / 3600, 1) AS median_hours
 FROM
 (
     SELECT from_stage, at,
@@ -43,7 +43,7 @@ QUERIES: dict[str, str] = {
     "stages": f"""
         SELECT if(current.stage = '', left_after.stage, current.stage) AS stage,
                profiles, median_days_so_far,
-               left_after.stays AS stays_ended, left_after.median_days AS median_days_per_stay
+               left_after.stays AS stays_ended, left_after.median_hours AS median_hours_per_stay
         FROM
         (
             SELECT stage, count() AS profiles,
@@ -171,7 +171,7 @@ def render(sql: SqlClient, console: Console, sent: int, elapsed: float) -> None:
                 funnel_bars(funnel),
                 "",
                 table(
-                    "Profiles per journey stage (days so far; days per stay ended)",
+                    "Profiles per journey stage (median days so far; median hours per stay ended)",
                     results["stages"],
                 ),
                 "",
