@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -101,7 +102,7 @@ def run_query(
     except QueryError as exc:
         err.print(f"[red]ClickHouse refused the query:[/red] {exc}")
         raise typer.Exit(2) from exc
-    except OSError as exc:
+    except (OSError, httpx.HTTPError) as exc:
         err.print(f"[red]No SQL endpoint at {client.url}[/red] ({exc}); start `footfall up`.")
         raise typer.Exit(2) from exc
     finally:
