@@ -46,6 +46,7 @@ from stream_processors.snapshots import Throttle
 from stream_processors.views import add_views
 
 log = logging.getLogger("footfall.worker")
+SWEEP_DELAYS_S = (1.0, 5.0, 15.0, 40.0)
 
 
 def build_app(settings: WorkerSettings) -> faust.App:
@@ -94,7 +95,10 @@ def build_app(settings: WorkerSettings) -> faust.App:
     identity = app.Table("identity", partitions=settings.partitions, schema=json_schema)
     profiles = app.Table("profiles", partitions=settings.partitions, schema=json_schema)
     throttle = Throttle(settings.snapshot_interval_s)
-    sweep = {"needed": True}
+    # Sweeps for unpublished final states after start-up and each rebalance: a few, spaced,
+    # because tables of newly assigned partitions may still be recovering at the first one.
+    sweeps: list[float] = [time.monotonic() + delay for delay in SWEEP_DELAYS_S]
+    published_here: dict[str, int] = {}
 
     async def reject(raw: bytes, reason: str, stage: str) -> None:
         log.warning("rejected message in %s: %s", stage, reason)
@@ -273,10 +277,11 @@ def build_app(settings: WorkerSettings) -> faust.App:
         """Publish held-back snapshots whose interval has passed (the final state too)."""
         if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
             return
-        if sweep["needed"]:
-            sweep["needed"] = False
+        if sweeps and sweeps[0] <= time.monotonic():
+            sweeps.pop(0)
             for key, value in list(profiles.items()):
-                if value.get("version", 0) > value.get("published_version", 0):
+                done = max(value.get("published_version", 0), published_here.get(key, 0))
+                if value.get("version", 0) > done:
                     throttle.held.setdefault(key, 0.0)
         for key in throttle.due(time.monotonic()):
             value = profiles.get(key)
@@ -288,12 +293,14 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 # Tables change only inside a stream: the stored published_version catches
                 # up on the profile's next change (a repeated snapshot is harmless).
                 await publish(key, profile)
+                published_here[key] = profile.version
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def after_rebalance(sender: Any, **_: Any) -> None:
         throttle.held.clear()
         ticked.clear()  # profiles moved here are scanned afresh
-        sweep["needed"] = True
+        published_here.clear()
+        sweeps[:] = [time.monotonic() + delay for delay in SWEEP_DELAYS_S]
 
     add_views(app, profiles, identity, settings, rules)
     return app
