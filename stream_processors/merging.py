@@ -30,13 +30,6 @@ def remember_all(ids: list[str], new: list[str], keep: int) -> list[str]:
     return ids
 
 
-def max_offsets(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    merged = dict(a)
-    for partition, offset in b.items():
-        merged[partition] = max(offset, merged.get(partition, -1))
-    return merged
-
-
 def merge_profiles(into: Profile, other: Profile) -> Profile:
     """``into`` with ``other`` folded in: counts add up, first seen is the earliest."""
     cart = add_counts(into.cart, other.cart)
@@ -52,7 +45,10 @@ def merge_profiles(into: Profile, other: Profile) -> Profile:
             "sessions": remember_all(list(into.sessions), other.sessions, SESSIONS_KEPT),
             "session_count": into.session_count + other.session_count,
             "recent_ids": remember_all(list(into.recent_ids), other.recent_ids, RECENT_IDS_KEPT),
-            "offsets": max_offsets(into.offsets, other.offsets),
+            # The customer's watermarks stay its own: an event's source offset always routes
+            # to the same profile, and another worker's events for the customer may still be
+            # on their way with offsets below the anonymous profile's.
+            "offsets": into.offsets,
             "anonymous_ids": remember_all(
                 list(into.anonymous_ids), other.anonymous_ids, ANONYMOUS_IDS_KEPT
             ),

@@ -267,3 +267,14 @@ def test_stored_form_round_trips() -> None:
 def test_timezone_of_order_hour_is_utc() -> None:
     profile = fold([order(at(0) + timedelta(hours=5), "1")])
     assert profile.order_hours == {"15": 1}
+
+
+def test_absorbing_an_anonymous_profile_keeps_the_customers_watermarks() -> None:
+    from stream_processors.merging import absorb
+
+    anonymous = apply_event(new_profile("shop", "anon-b"), make("page_view", at(0)), (2, 500))
+    customer = apply_event(new_profile("shop", "c1"), make("page_view", at(0)), (2, 400))
+    merged = absorb(customer, anonymous, "merge:0f8a9c3e-0000-4000-8000-000000000001")
+    assert merged.offsets == {"2": 400}
+    late = make("page_view", at(1))  # another device's event, offset 480, still in flight
+    assert apply_event(merged, late, (2, 480)).event_count == 3
