@@ -1,0 +1,125 @@
+"""Exact profiles on the real stack through kill -9 and partitions moving between workers.
+
+Customers browse on two devices, anonymously at first; every device identifies at some point.
+The ground truth per customer is computed from the events sent, independently of the worker.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from footfall.demo.report import progress, wait_until_queryable
+from footfall.sqlclient import SqlClient
+from footfall.stack import Stack, free_port
+from tests.integration.test_crash_recovery import send_in_background, stored_profiles
+
+pytestmark = [pytest.mark.integration]
+
+Truth = dict[str, tuple[int, int, Decimal]]
+
+
+def two_device_events(customers: int, total: int, seed: int) -> tuple[list[dict[str, Any]], Truth]:
+    """Events of customers on two devices each, and the profile each customer must end with."""
+    rng = random.Random(seed)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    identified: set[str] = set()
+    events: list[dict[str, Any]] = []
+    truth: dict[str, list[Any]] = defaultdict(lambda: [0, 0, Decimal(0)])
+    for n in range(total):
+        customer = f"c{rng.randrange(customers):03d}"
+        device = f"{customer}-{rng.choice(['laptop', 'phone'])}"
+        kind = rng.choice(["page_view", "product_view", "click", "order_placed"])
+        if device not in identified and rng.random() < 0.3:
+            kind = "identify"
+        event: dict[str, Any] = {
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "type": kind,
+            "anonymous_id": device,
+            "session_id": f"s-{device}-{n // 200}",
+            "occurred_at": (start + timedelta(seconds=n)).isoformat(),
+        }
+        if kind == "identify" or (device in identified and rng.random() < 0.5):
+            event["customer_id"] = customer
+            identified.add(device)
+        if kind == "product_view":
+            event["properties"] = {"product_id": f"p{rng.randrange(20)}", "price": "9.90"}
+        if kind == "order_placed":
+            amount = Decimal(rng.randrange(100, 50_000)) / 100
+            event["properties"] = {"order_id": f"o{n}", "total": str(amount), "currency": "EUR"}
+            truth[customer][1] += 1
+            truth[customer][2] += amount
+        truth[customer][0] += 1
+        events.append(event)
+    for device in sorted({e["anonymous_id"] for e in events} - identified):
+        # Every device identifies in the end, so its history has one owner.
+        customer = device.rsplit("-", 1)[0]
+        events.append(
+            {
+                "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "type": "identify",
+                "anonymous_id": device,
+                "customer_id": customer,
+                "occurred_at": (start + timedelta(seconds=total)).isoformat(),
+            }
+        )
+        truth[customer][0] += 1
+    return events, {c: (n, orders, revenue) for c, (n, orders, revenue) in truth.items()}
+
+
+def folded(sql: SqlClient) -> int:
+    return progress(sql).profile_events
+
+
+def wait_for_folded(sql: SqlClient, at_least: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while folded(sql) < at_least:
+        assert time.monotonic() < deadline, f"fewer than {at_least} events folded in {timeout}s"
+        time.sleep(0.2)
+
+
+def settle(sql: SqlClient, events: list[dict[str, Any]], truth: Truth) -> None:
+    wait_until_queryable(sql, len(events), timeout=240)
+    deadline = time.monotonic() + 60
+    while stored_profiles(sql) != truth and time.monotonic() < deadline:
+        time.sleep(1)  # the last merges' snapshots may trail the event counts
+    assert stored_profiles(sql) == truth
+
+
+@pytest.mark.timeout(420)
+def test_kill_9_of_the_worker_mid_stream_keeps_every_profile_exact(
+    stack: Stack, sql: SqlClient
+) -> None:
+    events, truth = two_device_events(customers=150, total=20_000, seed=61)
+    thread, report = send_in_background(stack, events)
+    wait_for_folded(sql, 6000, timeout=180)
+    stack.kill("worker")
+    stack.restart("worker")
+    thread.join(timeout=240)
+    assert not thread.is_alive()
+    assert report.accepted == len(events)
+    settle(sql, events, truth)
+
+
+@pytest.mark.timeout(360)
+def test_partitions_moving_between_two_workers_keep_every_profile_exact(
+    stack: Stack, sql: SqlClient
+) -> None:
+    events, truth = two_device_events(customers=100, total=8000, seed=62)
+    thread, report = send_in_background(stack, events)
+    wait_for_folded(sql, 2000, timeout=180)
+    second = stack.add_worker("worker-2", free_port())  # partitions move to it
+    wait_for_folded(sql, folded(sql) + 1500, timeout=180)
+    stack.kill("worker")  # and back again, after a crash
+    thread.join(timeout=240)
+    assert not thread.is_alive()
+    assert report.accepted == len(events)
+    assert second.alive()
+    settle(sql, events, truth)
