@@ -271,3 +271,11 @@ def test_ab_conversion(client: Client) -> None:
 def test_a_missing_parameter_is_named() -> None:
     with pytest.raises(CookbookError, match="experiment"):
         recipe("ab_conversion").arguments({"site": SITE})
+
+
+def test_every_query_is_documented() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "sql-cookbook.md").read_text()
+    missing = [name for name in recipes() if f"## `{name}`" not in docs]
+    assert not missing, f"docs/sql-cookbook.md lacks {missing}"
