@@ -126,6 +126,9 @@ class Profile(BaseModel):
     recent_ids: list[str] = Field(
         default_factory=list, description="Short ids of recent events and merges (retries)."
     )
+    merge_ids: list[str] = Field(
+        default_factory=list, description="Short ids of the merges folded in (never twice)."
+    )
     published_version: int = Field(default=0, description="Version last sent as a snapshot.")
 
     @property

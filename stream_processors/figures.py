@@ -107,7 +107,7 @@ def figures(profile: Profile, now: datetime, rules: ProfileRules = DEFAULT_RULES
     )
 
 
-STORE_ONLY = frozenset({"offsets", "recent_ids", "published_version"})
+STORE_ONLY = frozenset({"offsets", "recent_ids", "merge_ids", "published_version"})
 
 
 def snapshot(profile: Profile, now: datetime, rules: ProfileRules = DEFAULT_RULES) -> bytes:

@@ -23,6 +23,9 @@ from stream_processors.profile import (
     short_id,
 )
 
+MERGES_KEPT = 32
+"""Merges remembered per customer: a replayed merge may come after any number of events."""
+
 
 def remember_all(ids: list[str], new: list[str], keep: int) -> list[str]:
     for item in new:
@@ -100,8 +103,9 @@ def merge_profiles(into: Profile, other: Profile) -> Profile:
 
 def absorb(into: Profile, other: Profile, merge_id: str) -> Profile:
     """``into`` after folding ``other`` in; the same merge applied twice changes nothing."""
-    if short_id(merge_id) in into.recent_ids:
+    done = short_id(merge_id)
+    if done in into.merge_ids:
         return into
     merged = merge_profiles(into, other)
-    recent = remember(merged.recent_ids, short_id(merge_id), RECENT_IDS_KEPT)
-    return merged.model_copy(update={"recent_ids": recent, "customer_id": into.profile_id})
+    merge_ids = remember(into.merge_ids, done, MERGES_KEPT)
+    return merged.model_copy(update={"merge_ids": merge_ids, "customer_id": into.profile_id})

@@ -278,3 +278,14 @@ def test_absorbing_an_anonymous_profile_keeps_the_customers_watermarks() -> None
     assert merged.offsets == {"2": 400}
     late = make("page_view", at(1))  # another device's event, offset 480, still in flight
     assert apply_event(merged, late, (2, 480)).event_count == 3
+
+
+def test_a_merge_replayed_after_many_events_changes_nothing() -> None:
+    from stream_processors.merging import absorb
+
+    anonymous = apply_event(new_profile("shop", "anon-b"), make("page_view", at(0)), (2, 5))
+    merge_id = "merge:0f8a9c3e-0000-4000-8000-000000000002"
+    customer = absorb(new_profile("shop", "c1"), anonymous, merge_id)
+    for n in range(30):
+        customer = apply_event(customer, make("page_view", at(1, n)), (1, n))
+    assert absorb(customer, anonymous, merge_id) == customer
