@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from sinks.clickhouse import TRANSIENT_ERRORS
 from sinks.rows import (
@@ -35,6 +36,15 @@ from sinks.settings import SinkSettings
 
 log = logging.getLogger("footfall.sink")
 
+# A batch refused with one of these is retried row by row; rows still refused go to the DLQ.
+REJECTED: tuple[type[Exception], ...] = (
+    ClickHouseError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    OverflowError,
+)
+
 
 @dataclass
 class Batch:
@@ -43,6 +53,7 @@ class Batch:
     rows: dict[str, list[list[Any]]] = field(default_factory=lambda: defaultdict(list))
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
     recovering_events: set[TopicPartition] = field(default_factory=set)
+    sources: dict[int, tuple[str, int, int]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -131,7 +142,9 @@ class ClickHouseWriter:
             return
         table = self.tables[tp.topic]
         try:
-            batch.rows[table.name].append(to_row(table, record.value))
+            row = to_row(table, record.value)
+            batch.rows[table.name].append(row)
+            batch.sources[id(row)] = (tp.topic, tp.partition, record.offset)
         except BadMessage as exc:
             log.warning("bad message %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc)
             reason = {"reason": str(exc), "stage": "sink", "payload": repr(record.value)}
@@ -142,9 +155,36 @@ class ClickHouseWriter:
         if batch.recovering_events and batch.rows.get("events"):
             batch.rows["events"] = await self.retrying(self.unseen_events, batch.rows["events"])
         for table, rows in batch.rows.items():
-            if rows:
+            if not rows:
+                continue
+            try:
                 await self.retrying(self.insert, table, rows)
-                self.rows_written += len(rows)
+            except REJECTED as exc:
+                if table == "dlq_events":
+                    raise
+                log.warning("%s refused a batch (%s); inserting row by row", table, exc)
+                rejected = await self.one_by_one(table, rows, batch.sources)
+                if rejected:
+                    await self.retrying(self.insert, "dlq_events", rejected)
+            self.rows_written += len(rows)
+
+    async def one_by_one(
+        self, table: str, rows: list[list[Any]], sources: dict[int, tuple[str, int, int]]
+    ) -> list[list[Any]]:
+        """Insert ``rows`` singly; the DLQ rows for those ClickHouse can never take."""
+        rejected = []
+        for row in rows:
+            try:
+                await self.retrying(self.insert, table, [row])
+            except REJECTED as exc:
+                topic, partition, offset = sources.get(id(row), ("", -1, -1))
+                reason = {
+                    "reason": f"{table} insert refused: {exc}",
+                    "stage": "sink",
+                    "payload": repr(row),
+                }
+                rejected.append(dlq_row(reason, topic, partition, offset))
+        return rejected
 
     async def retrying(self, fn: Any, *args: Any) -> Any:
         delay = 0.5
