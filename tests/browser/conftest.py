@@ -28,7 +28,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope: while the sync API is open it owns the main thread's event loop, so it must
+# be closed before tests outside this folder call asyncio.run.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
     if not shutil.which("chromium"):
