@@ -12,6 +12,10 @@ class QueryError(RuntimeError):
     """ClickHouse refused the query; the message is ClickHouse's own."""
 
 
+class EndpointUnreachable(ConnectionError):
+    """Nothing answers at the SQL endpoint (no stack running, wrong URL, server down)."""
+
+
 class SqlClient:
     """Runs read queries against ``url``: the sink's endpoint or a ClickHouse server URL.
 
@@ -28,7 +32,10 @@ class SqlClient:
     ) -> bytes:
         """Run ``sql``; ``params`` bind ClickHouse ``{name:Type}`` placeholders server-side."""
         query = {"default_format": fmt} | {f"param_{k}": v for k, v in (params or {}).items()}
-        response = self.http.post(f"{self.url}/", params=query, content=sql.encode())
+        try:
+            response = self.http.post(f"{self.url}/", params=query, content=sql.encode())
+        except httpx.TransportError as exc:
+            raise EndpointUnreachable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
             raise QueryError(response.text.strip())
         return response.content
