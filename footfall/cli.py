@@ -142,7 +142,8 @@ def demo(
     data_dir: DataDir = Path(".footfall"),
 ) -> None:
     """Start the stack, drive a synthetic storefront through the collector, print a report."""
-    from footfall.demo.report import render, wait_until_queryable
+    from footfall.demo.html import page
+    from footfall.demo.report import render, results_of, wait_until_queryable
     from footfall.demo.sender import send_all
     from footfall.demo.simulator import simulate
 
@@ -186,7 +187,11 @@ def demo(
             err.print(
                 f"[yellow]{len(report.rejected)} events rejected:[/yellow] {report.rejected[:3]}"
             )
-        render(sql, console, report.accepted, time.monotonic() - started)
+        results = results_of(sql, "demo")
+        headline = render(results, console, report.accepted, time.monotonic() - started)
+        html_report = settings.data_dir / "report.html"
+        html_report.write_text(page(headline, results), encoding="utf-8")
+        console.print(f"Charts: {html_report.resolve().as_uri()}")
         if keep_running:
             console.print("The stack keeps running; Ctrl-C stops it.")
             while not stack.dead():

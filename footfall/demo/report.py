@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from footfall.sqlclient import SqlClient
+from sinks.cookbook import recipe
 
 CURRENT_PROFILES = """
 SELECT * FROM profiles FINAL WHERE merged_into = ''
@@ -57,7 +58,7 @@ QUERIES: dict[str, str] = {
         SELECT from_stage, to_stage, count() AS moves,
                countIf(startsWith(cause, 'timer:')) AS by_timer
         FROM journey_transitions FINAL
-        GROUP BY from_stage, to_stage ORDER BY moves DESC LIMIT 12""",
+        GROUP BY from_stage, to_stage ORDER BY moves DESC""",
     "segments": """
         SELECT segment, count() AS members FROM
         (
@@ -156,14 +157,27 @@ def funnel_bars(row: dict[str, Any], width: int = 40) -> str:
     return "\n".join(lines)
 
 
-def render(sql: SqlClient, console: Console, sent: int, elapsed: float) -> None:
+def results_of(sql: SqlClient, site: str) -> dict[str, list[dict[str, Any]]]:
+    """Every query of the report, with the cookbook's purchase-hour heatmap."""
     results = {name: sql.rows(query) for name, query in QUERIES.items()}
+    heatmap = recipe("purchase_heatmap")
+    results["purchase_hours"] = sql.rows(heatmap.sql, heatmap.arguments({"site": site}))
+    return results
+
+
+def render(
+    results: dict[str, list[dict[str, Any]]], console: Console, sent: int, elapsed: float
+) -> str:
+    """Print the report; return its headline."""
     funnel = results["funnel"][0]
+    headline = (
+        f"{sent:,} events sent over HTTP and queryable in ClickHouse "
+        f"{elapsed:.1f}s after the first one was sent."
+    )
     console.print(
         Panel(
             Group(
-                f"{sent:,} events sent over HTTP and queryable in ClickHouse "
-                f"{elapsed:.1f}s after the first one was sent.",
+                headline,
                 "",
                 table("Events by type", results["events_by_type"]),
                 "",
@@ -175,7 +189,7 @@ def render(sql: SqlClient, console: Console, sent: int, elapsed: float) -> None:
                     results["stages"],
                 ),
                 "",
-                table("Stage flow: the most frequent moves", results["flow"]),
+                table("Stage flow: the most frequent moves", results["flow"][:12]),
                 "",
                 table("Segment sizes", results["segments"]),
                 "",
@@ -188,3 +202,4 @@ def render(sql: SqlClient, console: Console, sent: int, elapsed: float) -> None:
             title="Footfall demo report",
         )
     )
+    return headline
