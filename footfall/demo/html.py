@@ -9,22 +9,9 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from schemas.profile import STAGES
+
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-STAGE_ORDER = (
-    "visitor",
-    "engaged",
-    "considering",
-    "cart",
-    "checkout",
-    "customer",
-    "repeat_customer",
-    "loyal",
-    "cart_abandoned",
-    "checkout_abandoned",
-    "at_risk",
-    "churned",
-    "won_back",
-)
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.15rem; margin-top: 2.2rem; }
@@ -105,7 +92,7 @@ def stage_flow(rows: Sequence[dict[str, Any]]) -> str:
     """Moves between journey stages as a grid: from-stage rows, to-stage columns."""
     cells = {(row["from_stage"], row["to_stage"]): number(row["moves"]) for row in rows}
     seen = {stage for pair in cells for stage in pair}
-    order = [stage for stage in STAGE_ORDER if stage in seen]
+    order = [stage for stage in STAGES if stage in seen]
     order += sorted(seen - set(order))
     return heatmap(cells, order, order, cell=28)
 
