@@ -185,6 +185,16 @@ def uses_figures(config: SegmentConfig) -> bool:
     )
 
 
+def figures_used(config: SegmentConfig) -> frozenset[str]:
+    """The published figures the rules read (empty: the worker need not compute any)."""
+    return frozenset(
+        c.feature
+        for s in config.segments
+        for c in (*s.all, *s.any)
+        if c.feature in FIGURE_FEATURES or c.feature in SHARED_FIGURES
+    )
+
+
 def load_config(path: Path = DEFAULT_CONFIG) -> SegmentConfig:
     try:
         data = tomllib.loads(path.read_text())

@@ -22,6 +22,9 @@ class WorkerSettings(FootfallSettings):
     heartbeat_interval_s: float = 2.0
     rebalance_timeout_s: float = 20.0
     commit_interval_s: float = 1.0
+    live_cache_size: int = Field(
+        default=100_000, ge=1, description="Profiles (and browsers) kept live in memory."
+    )
     one_record_batches: bool | None = Field(
         default=None,
         description="Send one record per producer batch (works around the local broker's "

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile, StageTransition
 from schemas.segments import SegmentChange
-from stream_processors.figures import figures, snapshot, stored
+from stream_processors.figures import figure_values, snapshot, stored
 from stream_processors.identity import (
     BrowserIdentity,
     NoLinkError,
@@ -38,11 +38,13 @@ from stream_processors.journey_step import (
     earliest_due,
     is_due,
 )
+from stream_processors.live import LiveCache
 from stream_processors.merging import absorb
 from stream_processors.profile import already_applied, apply_event, new_profile
-from stream_processors.segments import leave_all, load_config, uses_figures
+from stream_processors.segments import figures_used, leave_all, load_config
 from stream_processors.settings import WorkerSettings
 from stream_processors.snapshots import Throttle
+from stream_processors.table_codec import register_table_codec
 from stream_processors.views import add_views
 
 log = logging.getLogger("footfall.worker")
@@ -78,27 +80,35 @@ def build_app(settings: WorkerSettings) -> faust.App:
     events_topic = app.topic(topics.events, partitions=settings.partitions)
     identified_topic = app.topic(topics.identified, partitions=settings.partitions)
     dlq_topic = app.topic(topics.dlq, partitions=settings.partitions)
-    profiles_topic = app.topic(topics.profiles, partitions=settings.partitions)
-    journey_topic = app.topic(topics.journey, partitions=settings.partitions)
-    segments_topic = app.topic(topics.segments, partitions=settings.partitions)
+    for output in (topics.profiles, topics.journey, topics.segments):
+        app.topic(output, partitions=settings.partitions)  # written through ``emit``
     segments = load_config(settings.segments_file)  # a bad rule stops the worker here
     journey = JourneyConfig(settings.journey, segments)
-    if uses_figures(segments):
+    used = figures_used(segments)
+    if used:  # only the figures the rules read are computed, at every evaluation
         journey = JourneyConfig(
-            settings.journey, segments, lambda p, at: figures(p, at, rules).model_dump()
+            settings.journey, segments, lambda p, at: figure_values(p, at, used, rules)
         )
     ticked: dict[str, str] = {}  # due times already asked for; the due times live in the table
 
     json_schema: faust.Schema[str, Any] = faust.Schema(
-        key_serializer="json", value_serializer="json"
+        key_serializer="json", value_serializer=register_table_codec()
     )
     identity = app.Table("identity", partitions=settings.partitions, schema=json_schema)
     profiles = app.Table("profiles", partitions=settings.partitions, schema=json_schema)
+    # Validated objects last stored per key; emptied whenever partitions move.
+    live_identities: LiveCache[BrowserIdentity] = LiveCache(settings.live_cache_size)
+    live_profiles: LiveCache[Profile] = LiveCache(settings.live_cache_size)
     throttle = Throttle(settings.snapshot_interval_s)
     # Sweeps for unpublished final states after start-up and each rebalance: a few, spaced,
     # because tables of newly assigned partitions may still be recovering at the first one.
     sweeps: list[float] = [time.monotonic() + delay for delay in SWEEP_DELAYS_S]
     published_here: dict[str, int] = {}
+
+    async def emit(topic: str, key: bytes, value: bytes) -> None:
+        """Hand a record straight to the producer; the consumer flushes it before it
+        commits the offsets of the messages that led to it."""
+        await app.producer.send(topic, key, value, None, None, None)
 
     async def reject(raw: bytes, reason: str, stage: str) -> None:
         log.warning("rejected message in %s: %s", stage, reason)
@@ -124,35 +134,42 @@ def build_app(settings: WorkerSettings) -> faust.App:
         try:
             body = orjson.loads(raw)
             browser = table_key(body["site_id"], body["anonymous_id"])
-            before = BrowserIdentity.model_validate(identity.get(browser) or {})
+            before = browser_identity(browser)
             after = undo_link(before, offset, datetime.now(UTC))
         except (orjson.JSONDecodeError, KeyError, ValidationError, NoLinkError) as exc:
             await reject(raw, repr(exc), "identity")
             return
         identity[browser] = after.model_dump(mode="json", exclude_defaults=True)
+        live_identities.put(browser, after)
+
+    def browser_identity(browser: str) -> BrowserIdentity:
+        return live_identities.get(
+            browser, lambda: BrowserIdentity.model_validate(identity.get(browser) or {})
+        )
 
     async def route_one(event: Envelope, raw: bytes, source: tuple[int, int]) -> None:
         browser = table_key(event.site_id, event.anonymous_id)
-        before = BrowserIdentity.model_validate(identity.get(browser) or {})
+        before = browser_identity(browser)
         routing, after = route_at(before, event, source[1])
         if after.links != before.links:
             identity[browser] = after.model_dump(mode="json", exclude_defaults=True)
+            live_identities.put(browser, after)
         if routing.merge_from is not None:
-            await identified_topic.send(
-                key=table_key(event.site_id, routing.merge_from).encode(),
-                value=merge_message(
+            await emit(
+                topics.identified,
+                table_key(event.site_id, routing.merge_from).encode(),
+                merge_message(
                     event.site_id, routing.merge_from, routing.profile_id, f"merge:{event.event_id}"
                 ),
             )
-        await identified_topic.send(
-            key=table_key(event.site_id, routing.profile_id).encode(),
-            value=event_message(event, raw, routing.profile_id, source),
+        await emit(
+            topics.identified,
+            table_key(event.site_id, routing.profile_id).encode(),
+            event_message(event, raw, routing.profile_id, source),
         )
 
     async def publish(key: str, profile: Profile) -> Profile:
-        await profiles_topic.send(
-            key=key.encode(), value=snapshot(profile, datetime.now(UTC), rules)
-        )
+        await emit(topics.profiles, key.encode(), snapshot(profile, datetime.now(UTC), rules))
         return profile.model_copy(update={"published_version": profile.version})
 
     async def save(
@@ -165,9 +182,9 @@ def build_app(settings: WorkerSettings) -> faust.App:
     ) -> None:
         """Store the profile; publish transitions, segment changes and a throttled snapshot."""
         for transition in transitions:
-            await journey_topic.send(key=key.encode(), value=transition.model_dump_json().encode())
+            await emit(topics.journey, key.encode(), transition.model_dump_json().encode())
         for change in changes:
-            await segments_topic.send(key=key.encode(), value=change.model_dump_json().encode())
+            await emit(topics.segments, key.encode(), change.model_dump_json().encode())
         if after.version == before.version and (transitions or changes):
             after = after.model_copy(update={"version": after.version + 1})
         if after.version == before.version:
@@ -177,6 +194,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         if throttle.publish_now(key, time.monotonic(), urgent=urgent):
             after = await publish(key, after)
         profiles[key] = stored(after)
+        live_profiles.put(key, after)
 
     def moved(
         profile: Profile, kind: str | None, at: datetime, event_id: str | None
@@ -202,7 +220,9 @@ def build_app(settings: WorkerSettings) -> faust.App:
         kind = message["kind"]
         site_id: str = message["site_id"]
         key = table_key(site_id, message["profile_id"])
-        before = load(profiles.get(key), site_id, message["profile_id"])
+        before = live_profiles.get(
+            key, lambda: load(profiles.get(key), site_id, message["profile_id"])
+        )
         if kind == "event":
             await handle_event(key, before, message)
         elif kind == "tick":
@@ -212,9 +232,10 @@ def build_app(settings: WorkerSettings) -> faust.App:
             await save(key, before, after, transitions, changes)
         elif kind == "merge" and before.version > 0 and before.merged_into is None:
             # Hand the anonymous profile over to its customer, once.
-            await identified_topic.send(
-                key=table_key(site_id, message["into"]).encode(),
-                value=absorb_message(site_id, message["into"], before, message["merge_id"]),
+            await emit(
+                topics.identified,
+                table_key(site_id, message["into"]).encode(),
+                absorb_message(site_id, message["into"], before, message["merge_id"]),
             )
             gone = before.model_copy(
                 update={
@@ -270,7 +291,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 "profile_id": profile_id,
                 "now": now.isoformat(),
             }
-            await identified_topic.send(key=key.encode(), value=orjson.dumps(tick))
+            await emit(topics.identified, key.encode(), orjson.dumps(tick))
 
     @app.timer(interval=max(0.2, settings.snapshot_interval_s / 2))  # type: ignore[untyped-decorator]
     async def flush_snapshots() -> None:
@@ -295,8 +316,20 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 await publish(key, profile)
                 published_here[key] = profile.version
 
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
+        live_identities.clear()
+        live_profiles.clear()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, *_: Any, **__: Any) -> None:
+        live_identities.clear()
+        live_profiles.clear()
+
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def after_rebalance(sender: Any, **_: Any) -> None:
+        live_identities.clear()
+        live_profiles.clear()
         throttle.held.clear()
         ticked.clear()  # profiles moved here are scanned afresh
         published_here.clear()
