@@ -25,12 +25,6 @@ class WorkerSettings(FootfallSettings):
     producer_linger_s: float = Field(
         default=0.005, ge=0, description="How long the producer waits to fill a batch."
     )
-    bundle_size: int = Field(
-        default=200, ge=1, description="Routed messages per hand-over to the profile agent."
-    )
-    bundle_wait_s: float = Field(
-        default=0.005, gt=0, description="Longest wait before routed messages are handed over."
-    )
     live_cache_size: int = Field(
         default=100_000, ge=1, description="Profiles (and browsers) kept live in memory."
     )

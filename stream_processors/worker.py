@@ -7,7 +7,6 @@ site + profile id, each message carrying the source partition and offset) → pr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,6 @@ from pydantic import ValidationError
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile, StageTransition
 from schemas.segments import SegmentChange
-from stream_processors.bundles import Bundler, unpacked
 from stream_processors.figures import figure_values, snapshot, stored
 from stream_processors.identity import (
     BrowserIdentity,
@@ -118,35 +116,10 @@ def build_app(settings: WorkerSettings) -> faust.App:
         record = {"reason": reason, "stage": stage, "payload": raw.decode(errors="replace")}
         await dlq_topic.send(value=orjson.dumps(record))
 
-    # Routed messages wait here, bundled per partition of the re-keyed topic, and their
-    # source events stay unacknowledged (uncommitted) until the bundles are with the producer.
-    bundler = Bundler(settings.partitions)
-    routed: list[tuple[faust.StreamT[bytes], faust.EventT[bytes]]] = []
-    handing_over = asyncio.Lock()
-
-    async def hand_over() -> None:
-        """Send the waiting bundles, then acknowledge the events they came from."""
-        async with handing_over:
-            bundles, events = bundler.take(), routed[:]
-            routed.clear()
-            for partition, value in bundles:
-                await app.producer.send(topics.identified, None, value, partition, None, None)
-            for stream, record in events:
-                await stream.ack(record)
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def keep_handing_over() -> None:
-        while True:
-            await asyncio.sleep(settings.bundle_wait_s)
-            if routed:
-                await hand_over()
-
     @app.agent(events_topic)
     async def resolve_identity(stream: faust.StreamT[bytes]) -> None:
-        manual: faust.StreamT[bytes] = stream.noack()  # type: ignore[attr-defined]
-        async for record in manual.events():
+        async for record in stream.events():
             raw: bytes = record.value
-            routed.append((manual, record))
             if is_command(raw):
                 await command(raw, record.message.offset)
                 continue
@@ -156,9 +129,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 await reject(raw, str(exc), "identity")
                 continue
             source = (record.message.partition, record.message.offset)
-            route_one(event, raw, source)
-            if bundler.count >= settings.bundle_size:
-                await hand_over()
+            await route_one(event, raw, source)
 
     async def command(raw: bytes, offset: int) -> None:
         try:
@@ -177,7 +148,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
             browser, lambda: BrowserIdentity.model_validate(identity.get(browser) or {})
         )
 
-    def route_one(event: Envelope, raw: bytes, source: tuple[int, int]) -> None:
+    async def route_one(event: Envelope, raw: bytes, source: tuple[int, int]) -> None:
         browser = table_key(event.site_id, event.anonymous_id)
         before = browser_identity(browser)
         routing, after = route_at(before, event, source[1])
@@ -185,13 +156,15 @@ def build_app(settings: WorkerSettings) -> faust.App:
             identity[browser] = after.model_dump(mode="json", exclude_defaults=True)
             live_identities.put(browser, after)
         if routing.merge_from is not None:
-            bundler.add(
+            await emit(
+                topics.identified,
                 table_key(event.site_id, routing.merge_from).encode(),
                 merge_message(
                     event.site_id, routing.merge_from, routing.profile_id, f"merge:{event.event_id}"
                 ),
             )
-        bundler.add(
+        await emit(
+            topics.identified,
             table_key(event.site_id, routing.profile_id).encode(),
             event_message(event, raw, routing.profile_id, source),
         )
@@ -240,15 +213,9 @@ def build_app(settings: WorkerSettings) -> faust.App:
     async def update_profiles(stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
             try:
-                messages = unpacked(orjson.loads(raw))
-            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                await handle(orjson.loads(raw))
+            except (ValidationError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 await reject(raw, repr(exc), "profile")
-                continue
-            for message in messages:
-                try:
-                    await handle(message)
-                except (ValidationError, KeyError, TypeError) as exc:
-                    await reject(orjson.dumps(message), repr(exc), "profile")
 
     async def handle(message: dict[str, Any]) -> None:
         kind = message["kind"]
@@ -352,7 +319,6 @@ def build_app(settings: WorkerSettings) -> faust.App:
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
-        await hand_over()  # routed before the move: delivered, then acknowledged
         live_identities.clear()
         live_profiles.clear()
 
