@@ -273,6 +273,7 @@ def to_row(table: Table, value: bytes | None) -> list[Any]:
 
 
 EVENTS = Table("events", EVENT_COLUMNS, event_row)
+OVERFLOW_EVENTS = Table("overflow_events", EVENT_COLUMNS, event_row)
 PROFILES = Table("profiles", PROFILE_COLUMNS, profile_row)
 TRANSITIONS = Table("journey_transitions", TRANSITION_COLUMNS, transition_row)
 SEGMENT_CHANGES = Table("segment_changes", SEGMENT_COLUMNS, segment_row)

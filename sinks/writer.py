@@ -22,6 +22,7 @@ from sinks.clickhouse import TRANSIENT_ERRORS
 from sinks.rows import (
     DLQ_COLUMNS,
     EVENTS,
+    OVERFLOW_EVENTS,
     PROFILES,
     SEGMENT_CHANGES,
     TRANSITIONS,
@@ -82,6 +83,7 @@ class ClickHouseWriter:
         topics = settings.topics
         self.tables: dict[str, Table] = {
             topics.events: EVENTS,
+            topics.overflow: OVERFLOW_EVENTS,
             topics.profiles: PROFILES,
             topics.journey: TRANSITIONS,
             topics.segments: SEGMENT_CHANGES,

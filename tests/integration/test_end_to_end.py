@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -115,3 +116,29 @@ def test_a_malformed_event_is_rejected_alone(stack: Stack, sql: SqlClient) -> No
     assert sql.scalar("SELECT count() FROM events") == 3
     dlq = sql.rows("SELECT event_id, reason FROM dlq_events")
     assert [row["event_id"] for row in dlq] == [bad["event_id"]]
+
+
+def test_bots_and_placeholder_ids_are_stored_apart_and_build_no_profile(
+    stack: Stack, sql: SqlClient
+) -> None:
+    url = f"{stack.settings.collector_url}/v1/batch"
+    good, placeholder, crawled = synthetic_events(customers=3, total=3, seed=5)
+    placeholder |= {"anonymous_id": "undefined", "customer_id": None}
+    human = {"write_key": "demo-secret-key", "batch": [good, placeholder]}
+    assert httpx.post(url, json=human, timeout=10).json()["accepted"] == 2
+    bot = {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}
+    body = {"write_key": "demo-secret-key", "batch": [crawled]}
+    assert httpx.post(url, json=body, headers=bot, timeout=10).json()["accepted"] == 1
+    wait_until_queryable(sql, 1, timeout=60)
+    for _ in range(120):
+        if sql.scalar("SELECT count() FROM overflow_events") == 2:
+            break
+        time.sleep(0.5)
+    diverted = sql.rows("SELECT event_id FROM overflow_events FINAL ORDER BY event_id")
+    assert sorted(row["event_id"] for row in diverted) == sorted(
+        [placeholder["event_id"], crawled["event_id"]]
+    )
+    assert [r["event_id"] for r in sql.rows("SELECT event_id FROM events")] == [good["event_id"]]
+    profiled = sql.rows("SELECT profile_id FROM profiles FINAL WHERE merged_into = ''")
+    assert "undefined" not in {row["profile_id"] for row in profiled}
+    assert "anon-undefined" not in {row["profile_id"] for row in profiled}
