@@ -25,7 +25,6 @@ def build_relay(settings: WorkerSettings, expected: int) -> faust.App:
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         producer_max_batch_size=settings.producer_batch_limit,
-        producer_linger=settings.producer_linger_s,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",

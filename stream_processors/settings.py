@@ -22,9 +22,6 @@ class WorkerSettings(FootfallSettings):
     heartbeat_interval_s: float = 2.0
     rebalance_timeout_s: float = 20.0
     commit_interval_s: float = 1.0
-    producer_linger_s: float = Field(
-        default=0.005, ge=0, description="How long the producer waits to fill a batch."
-    )
     live_cache_size: int = Field(
         default=100_000, ge=1, description="Profiles (and browsers) kept live in memory."
     )

@@ -64,7 +64,6 @@ def build_app(settings: WorkerSettings) -> faust.App:
         topic_replication_factor=1,
         topic_allow_declare=True,
         producer_max_batch_size=settings.producer_batch_limit,
-        producer_linger=settings.producer_linger_s,
         producer_acks=-1,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.heartbeat_interval_s,
