@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -10,10 +13,14 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, ConnectionError, TimeoutError)
+log = logging.getLogger("footfall.sink")
 
 
 class StoreLocked(RuntimeError):
     """Another process owns the embedded ClickHouse directory."""
+
+
+WAIT_FOR: tuple[type[Exception], ...] = (StoreLocked, *TRANSIENT_ERRORS)
 
 
 def is_embedded(dsn: str) -> bool:
@@ -51,3 +58,22 @@ def connect(dsn: str) -> Client:
         database=parsed.path.strip("/") or "default",
         secure=parsed.scheme == "https",
     )
+
+
+async def open_when_available(
+    dsn: str, max_backoff_s: float, on_wait: Callable[[str], None]
+) -> Client:
+    """Connect to ``dsn``, waiting with backoff while the store is locked or the server is down.
+
+    ``on_wait`` hears why, each time; nothing is consumed meanwhile, so Kafka keeps the offsets.
+    """
+    delay = 0.5
+    while True:
+        try:
+            return await asyncio.to_thread(connect, dsn)
+        except WAIT_FOR as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.warning("waiting for ClickHouse at %s (%s); next try in %.1fs", dsn, reason, delay)
+            on_wait(reason)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_backoff_s)

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import re
 import secrets
+from collections.abc import Callable
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -57,7 +58,8 @@ def credentials(request: Request) -> tuple[str | None, str | None]:
     return user, key
 
 
-def query_router(settings: SinkSettings, client: Client) -> APIRouter:
+def query_router(settings: SinkSettings, store: Callable[[], Client | None]) -> APIRouter:
+    """The endpoint; ``store`` gives the open client, or None while the store is not open."""
     router = APIRouter()
 
     def authorized(request: Request) -> bool:
@@ -84,6 +86,13 @@ def query_router(settings: SinkSettings, client: Client) -> APIRouter:
             for key, value in request.query_params.items()
             if key.startswith("param_")
         }
+        client = store()
+        if client is None:
+            return PlainTextResponse(
+                "Code: 210. The store is not open yet (see the sink's log); retry shortly.\n",
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
         try:
             safe = guard(sql, settings, default_format)
             result: bytes = await asyncio.to_thread(

@@ -1,4 +1,9 @@
-"""The sink process: the ClickHouse writer plus the read-only SQL endpoint."""
+"""The sink process: the ClickHouse writer plus the read-only SQL endpoint.
+
+The HTTP side starts at once; the store is opened in the background, waiting while another
+process owns the embedded directory or the server does not answer. Until then the SQL endpoint
+answers 503 with ``Retry-After`` and ``/healthz`` says what the sink waits for.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
-from sinks.clickhouse import connect
+from sinks.clickhouse import open_when_available
 from sinks.migrate import migrate_up
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
@@ -18,32 +25,55 @@ from sinks.writer import ClickHouseWriter
 log = logging.getLogger("footfall.sink")
 
 
+@dataclass
+class SinkState:
+    client: Client | None = None
+    writer: ClickHouseWriter | None = None
+    waiting_for: str = "opening the store"
+
+
+async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio.Event) -> None:
+    """Open the store (waiting as long as it takes), migrate, then write until ``stop``."""
+
+    def waiting(reason: str) -> None:
+        state.waiting_for = reason
+
+    client = await open_when_available(
+        settings.clickhouse_url, settings.retry_max_backoff_s, waiting
+    )
+    for migration in await asyncio.to_thread(migrate_up, client):
+        log.info("applied migration %04d_%s", migration.version, migration.name)
+    state.writer = ClickHouseWriter(settings, client)
+    state.client, state.waiting_for = client, ""
+    await state.writer.run(stop)
+
+
 def create_app(settings: SinkSettings | None = None) -> FastAPI:
     settings = settings or SinkSettings()
-    client = connect(settings.clickhouse_url)
-    applied = migrate_up(client)
-    for migration in applied:
-        log.info("applied migration %04d_%s", migration.version, migration.name)
-    writer = ClickHouseWriter(settings, client)
+    state = SinkState()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.create_task(writer.run(stop))
+        task = asyncio.create_task(open_and_write(settings, state, stop))
         task.add_done_callback(crash_on_failure)
         try:
             yield
         finally:
             stop.set()
-            await asyncio.wait_for(task, timeout=10)
+            if state.writer is None:
+                task.cancel()
+            await asyncio.wait([task], timeout=10)
 
     app = FastAPI(title="Footfall ClickHouse sink", lifespan=lifespan)
-    app.state.writer = writer
-    app.include_router(query_router(settings, client))
+    app.state.sink = state
+    app.include_router(query_router(settings, lambda: state.client))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
-        return {"status": "ok", "rows_written": writer.rows_written}
+        if state.writer is None:
+            return {"status": "waiting", "waiting_for": state.waiting_for}
+        return {"status": "ok", "rows_written": state.writer.rows_written}
 
     return app
 

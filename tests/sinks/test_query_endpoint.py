@@ -36,7 +36,7 @@ def endpoint() -> Iterator[str]:
     store.command("INSERT INTO endpoint_probe SELECT number, toString(number) FROM numbers(10)")
     app = FastAPI()
     app.include_router(
-        query_router(SinkSettings(admin_token=TOKEN, query_max_result_rows=5000), store)
+        query_router(SinkSettings(admin_token=TOKEN, query_max_result_rows=5000), lambda: store)
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
