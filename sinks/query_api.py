@@ -58,6 +58,17 @@ def credentials(request: Request) -> tuple[str | None, str | None]:
     return user, key
 
 
+def database_refusal(client: Client, requested: str) -> str | None:
+    """Why ``database`` cannot be served (None when it is the store's own database).
+
+    The store keeps every table in one database; unqualified names resolve there.
+    """
+    current = str(client.command("SELECT currentDatabase()"))
+    if requested == current:
+        return None
+    return f"Database {requested!r} is not served here: the store's tables are in {current!r}"
+
+
 def query_router(settings: SinkSettings, store: Callable[[], Client | None]) -> APIRouter:
     """The endpoint; ``store`` gives the open client, or None while the store is not open."""
     router = APIRouter()
@@ -93,6 +104,13 @@ def query_router(settings: SinkSettings, store: Callable[[], Client | None]) -> 
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
+        requested = request.headers.get("x-clickhouse-database") or request.query_params.get(
+            "database"
+        )
+        if requested:
+            refusal = await asyncio.to_thread(database_refusal, client, requested)
+            if refusal is not None:
+                return PlainTextResponse(f"Code: 81. {refusal} (UNKNOWN_DATABASE)\n", 404)
         try:
             safe = guard(sql, settings, default_format)
             result: bytes = await asyncio.to_thread(

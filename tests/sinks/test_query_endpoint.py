@@ -117,3 +117,19 @@ def test_result_size_limit(endpoint: str) -> None:
     status, text = http(f"{endpoint}/", b"SELECT number FROM numbers(100000)", headers)
     assert status == 400
     assert "limit" in text.lower()
+
+
+def test_the_database_parameter_names_the_store_and_nothing_else(endpoint: str) -> None:
+    port = int(endpoint.rsplit(":", 1)[1])
+    client = clickhouse_connect.get_client(
+        host="127.0.0.1", port=port, username="default", password=TOKEN, database="default"
+    )
+    assert client.query("SELECT count() FROM endpoint_probe").result_rows == [(10,)]
+    client.close()
+    query = urllib.parse.urlencode({"query": "SELECT 1", "database": "elsewhere"})
+    status, body = http(f"{endpoint}/?{query}", headers={"X-ClickHouse-Key": TOKEN})
+    assert status == 404
+    assert "UNKNOWN_DATABASE" in body
+    assert "'default'" in body
+    headers = {"X-ClickHouse-Key": TOKEN, "X-ClickHouse-Database": "default"}
+    assert http(f"{endpoint}/", b"SELECT sum(n) FROM endpoint_probe", headers) == (200, "45\n")
