@@ -115,3 +115,28 @@ def record(client: Client, migration: Migration, applied: bool) -> None:
         [[migration.version, migration.name, int(applied)]],
         column_names=["version", "name", "applied"],
     )
+
+
+TTL_TABLES = ("events", "overflow_events")
+
+
+def ttl_statements(create_sql: str, table: str, days: int) -> list[str]:
+    """The ALTERs that make ``table``'s TTL ``days`` (0: none), given its CREATE statement."""
+    has_ttl = "TTL toDateTime(occurred_at)" in create_sql  # the only TTL set here
+    if days == 0:
+        return [f"ALTER TABLE {table} REMOVE TTL"] if has_ttl else []
+    wanted = f"toDateTime(occurred_at) + toIntervalDay({days})"
+    if wanted in create_sql:
+        return []
+    return [f"ALTER TABLE {table} MODIFY TTL toDateTime(occurred_at) + INTERVAL {days} DAY"]
+
+
+def apply_events_ttl(client: Client, days: int) -> list[str]:
+    """Set the raw-event tables' TTL to ``days`` (0: keep forever); the statements run."""
+    ran = []
+    for table in TTL_TABLES:
+        create_sql = str(client.command(f"SHOW CREATE TABLE {table}"))
+        for statement in ttl_statements(create_sql, table, days):
+            client.command(statement)
+            ran.append(statement)
+    return ran

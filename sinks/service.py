@@ -17,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 
 from sinks.clickhouse import open_when_available
-from sinks.migrate import migrate_up
+from sinks.migrate import apply_events_ttl, migrate_up
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
 from sinks.writer import ClickHouseWriter
@@ -43,6 +43,8 @@ async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio
     )
     for migration in await asyncio.to_thread(migrate_up, client):
         log.info("applied migration %04d_%s", migration.version, migration.name)
+    for statement in await asyncio.to_thread(apply_events_ttl, client, settings.events_ttl_days):
+        log.info("events retention: %s", statement)
     state.writer = ClickHouseWriter(settings, client)
     state.client, state.waiting_for = client, ""
     await state.writer.run(stop)

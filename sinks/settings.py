@@ -24,3 +24,9 @@ class SinkSettings(FootfallSettings):
     query_timeout_s: int = 30
     query_max_result_rows: int = 1_000_000
     retry_max_backoff_s: float = 30.0
+    events_ttl_days: int = Field(
+        default=0,
+        ge=0,
+        description="Delete raw events (and overflow events) older than this many days, by "
+        "occurred_at; 0 keeps them forever. Applied on start.",
+    )
