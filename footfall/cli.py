@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import Stack, StackError, StackSettings
+from sinks.bench import bench_sink_command
 from sinks.webhooks.cli import webhooks_app
 from stream_processors.bench import bench_processors_command
 from stream_processors.profiles_cli import identity_app, profile_command
@@ -332,6 +333,7 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 bench_app.command("processors")(bench_processors_command)
+bench_app.command("sink")(bench_sink_command)
 
 
 @bench_app.command("webhooks")

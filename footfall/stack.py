@@ -163,7 +163,7 @@ class Stack:
                     "FOOTFALL_PORT": str(s.sink_port),
                     "FOOTFALL_ADMIN_TOKEN": s.admin_token,
                 },
-                lambda: http_ok(f"{s.sink_url}/ping"),
+                lambda: http_ok(f"{s.sink_url}/readyz"),
                 f"{s.sink_url} (read-only SQL)",
             ),
             Child(

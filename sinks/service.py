@@ -2,7 +2,8 @@
 
 The HTTP side starts at once; the store is opened in the background, waiting while another
 process owns the embedded directory or the server does not answer. Until then the SQL endpoint
-answers 503 with ``Retry-After`` and ``/healthz`` says what the sink waits for.
+answers 503 with ``Retry-After``, ``/readyz`` is 503 and ``/healthz`` says what the sink
+waits for.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from sinks.clickhouse import open_when_available
 from sinks.migrate import apply_events_ttl, migrate_up
@@ -70,6 +72,13 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
     app = FastAPI(title="Footfall ClickHouse sink", lifespan=lifespan)
     app.state.sink = state
     app.include_router(query_router(settings, lambda: state.client))
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """200 once the store is open and the writer runs; 503 while waiting for the store."""
+        if state.writer is None:
+            return JSONResponse({"ready": False, "waiting_for": state.waiting_for}, 503)
+        return JSONResponse({"ready": True})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:

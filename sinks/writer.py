@@ -109,6 +109,9 @@ class ClickHouseWriter:
         consumer = self.consumer()
         consumer.subscribe([*self.tables, self.dlq_topic], listener=self.recovery)
         await consumer.start()
+        # One batch is inserted (in a thread) while the next is fetched and converted; the
+        # commits stay in order because a batch is stored before the next one starts.
+        storing: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
                 polled = await consumer.getmany(
@@ -118,11 +121,21 @@ class ClickHouseWriter:
                 if not polled:
                     continue
                 batch = self.collect(polled)
-                await self.write(batch)
-                await consumer.commit(batch.offsets)
-                self.recovery.recovering -= batch.recovering_events
+                if storing is not None:
+                    await storing
+                storing = asyncio.create_task(self.store(consumer, batch))
+            if storing is not None:
+                await storing
         finally:
+            if storing is not None and not storing.done():
+                storing.cancel()
             await consumer.stop()
+
+    async def store(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+        """Insert the batch, then commit its offsets: never the other way round."""
+        await self.write(batch)
+        await consumer.commit(batch.offsets)
+        self.recovery.recovering -= batch.recovering_events
 
     def collect(self, polled: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> Batch:
         batch = Batch()

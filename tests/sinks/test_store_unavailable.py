@@ -19,7 +19,7 @@ import pytest
 
 from footfall.kafka import ensure_topics, start_producer
 from footfall.sqlclient import SqlClient
-from footfall.stack import Stack
+from footfall.stack import Stack, http_ok
 from tests.conftest import stack_settings_for
 from tests.sinks.test_cookbook import event
 
@@ -79,7 +79,10 @@ def test_a_locked_store_is_waited_for_then_every_event_lands_once(tmp_path: Path
         try:
             assert holder.stdout is not None
             assert holder.stdout.readline().strip() == b"holding"
-            stack.launch(stack.child("sink"))
+            sink = stack.child("sink")
+            sink.ready = lambda: http_ok(f"{stack.settings.sink_url}/healthz")  # up, not ready
+            stack.launch(sink)
+            assert not http_ok(f"{stack.settings.sink_url}/readyz")
             wait_for(lambda: "another process" in health(stack).get("waiting_for", ""))
             time.sleep(3)  # several retries: the sink stays up and waiting
             assert stack.child("sink").alive()
