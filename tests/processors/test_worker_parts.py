@@ -1,0 +1,68 @@
+"""The worker's caches and encodings give what the tables and the full figures give."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from faust.serializers import codecs
+
+from schemas.profile import Profile
+from stream_processors.figures import figure_values, figures, stored
+from stream_processors.live import LiveCache
+from stream_processors.segments import figures_used, load_config
+from stream_processors.table_codec import register_table_codec
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+def a_buyer() -> Profile:
+    return Profile(
+        site_id="demo",
+        profile_id="c1",
+        orders=3,
+        discount_orders=2,
+        revenue=Decimal("120.50"),
+        price_ratio_sum=1.7,
+        price_ratio_count=3,
+        last_order_at=NOW,
+        first_seen=NOW,
+    )
+
+
+def test_the_figures_rules_read_are_the_full_figures_values() -> None:
+    used = figures_used(load_config())
+    assert used  # the shipped rules read price_tier and coupon_share
+    full = figures(a_buyer(), NOW).model_dump()
+    assert figure_values(a_buyer(), NOW, used) == {name: full[name] for name in used}
+    assert figure_values(a_buyer(), NOW, frozenset()) == {}
+    assert figure_values(a_buyer(), NOW, frozenset({"views_7d"}))["views_7d"] == 0
+
+
+def test_the_table_codec_reads_and_writes_plain_json() -> None:
+    name = register_table_codec()
+    body = stored(a_buyer())
+    written = codecs.dumps(name, body)
+    assert json.loads(written) == body  # what Faust's own json codec would read back
+    assert codecs.loads(name, json.dumps(body).encode()) == body
+    assert Profile.model_validate(codecs.loads(name, written)) == a_buyer()
+
+
+def test_the_live_cache_reads_once_and_forgets_the_oldest() -> None:
+    reads: list[str] = []
+    cache: LiveCache[str] = LiveCache(limit=2)
+
+    def read(key: str) -> str:
+        reads.append(key)
+        return key.upper()
+
+    assert cache.get("a", lambda: read("a")) == "A"
+    assert cache.get("a", lambda: read("a")) == "A"
+    cache.put("b", "B")
+    cache.put("c", "C")  # over the limit: "a" leaves
+    assert cache.get("a", lambda: read("a")) == "A"
+    assert reads == ["a", "a"]
+    cache.clear()
+    assert cache.get("c", lambda: read("c")) == "C"
+    assert reads == ["a", "a", "c"]
