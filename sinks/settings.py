@@ -16,6 +16,9 @@ class SinkSettings(FootfallSettings):
     group_id: str = "footfall-clickhouse-sink"
     batch_max_rows: int = Field(default=5000, ge=1)
     batch_max_wait_s: float = Field(default=0.5, gt=0)
+    fetch_max_wait_ms: int = Field(
+        default=100, ge=1, description="Longest wait of a fetch: bounds the latency it adds."
+    )
     host: str = "127.0.0.1"
     port: int = 8123
     admin_token: str = Field(

@@ -101,6 +101,7 @@ class ClickHouseWriter:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.settings.batch_max_rows,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
         )

@@ -45,6 +45,7 @@ from stream_processors.segments import figures_used, leave_all, load_config
 from stream_processors.settings import WorkerSettings
 from stream_processors.snapshots import Throttle
 from stream_processors.table_codec import register_table_codec
+from stream_processors.transport import WorkerApp
 from stream_processors.views import add_views
 
 log = logging.getLogger("footfall.worker")
@@ -55,7 +56,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
     """The Faust app with its tables and agents, configured from ``settings``."""
     topics = settings.topics
     rules = settings.profile_rules()
-    app = faust.App(
+    app = WorkerApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         store=settings.store,
@@ -77,6 +78,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         web_bind=settings.web_host,
         web_enabled=True,
     )
+    app.fetch_max_wait_ms = settings.fetch_max_wait_ms  # before the transport is made
     events_topic = app.topic(topics.events, partitions=settings.partitions)
     identified_topic = app.topic(topics.identified, partitions=settings.partitions)
     dlq_topic = app.topic(topics.dlq, partitions=settings.partitions)
