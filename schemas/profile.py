@@ -37,6 +37,21 @@ class Touch(BaseModel):
     coupon: str | None = None
 
 
+class Outgoing(BaseModel):
+    """The records one message led to, kept with the state it left behind.
+
+    Records and state reach the broker on different partitions, in no guaranteed order: after
+    a crash the state may be there while a record is not. A message read again is known by its
+    id and its records are sent again (their consumers drop duplicates).
+    """
+
+    id: str = Field(description="Short id of the message (event, merge, absorb or tick).")
+    at: float = Field(description="Wall-clock seconds when the records were sent.")
+    records: list[tuple[str, str, str]] = Field(
+        description="(topic role, key, JSON value) of each record."
+    )
+
+
 class Profile(BaseModel):
     """State kept per profile in the worker's table and published as snapshots."""
 
@@ -130,6 +145,9 @@ class Profile(BaseModel):
         default_factory=list, description="Short ids of the merges folded in (never twice)."
     )
     published_version: int = Field(default=0, description="Version last sent as a snapshot.")
+    outbox: list[Outgoing] = Field(
+        default_factory=list, description="Records of recent messages, sent again on replay."
+    )
 
     @property
     def average_order_value(self) -> Decimal:

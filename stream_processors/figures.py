@@ -127,7 +127,7 @@ def figure_values(
     return {name: cheap[name] for name in names}
 
 
-STORE_ONLY = frozenset({"offsets", "recent_ids", "merge_ids", "published_version"})
+STORE_ONLY = frozenset({"offsets", "recent_ids", "merge_ids", "published_version", "outbox"})
 
 
 def snapshot(profile: Profile, now: datetime, rules: ProfileRules = DEFAULT_RULES) -> bytes:

@@ -83,7 +83,7 @@ def absorb_message(site_id: str, into: str, profile: Profile, merge_id: str) -> 
             "kind": "absorb",
             "site_id": site_id,
             "profile_id": into,
-            "profile": profile.model_dump(mode="json"),
+            "profile": profile.model_dump(mode="json", exclude={"outbox"}),
             "merge_id": merge_id,
         }
     )

@@ -40,6 +40,7 @@ from stream_processors.journey_step import (
 )
 from stream_processors.live import LiveCache
 from stream_processors.merging import absorb
+from stream_processors.outbox import Record, message_id, recorded, to_resend
 from stream_processors.profile import already_applied, apply_event, new_profile
 from stream_processors.segments import figures_used, leave_all, load_config
 from stream_processors.settings import WorkerSettings
@@ -174,29 +175,53 @@ def build_app(settings: WorkerSettings) -> faust.App:
         await emit(topics.profiles, key.encode(), snapshot(profile, datetime.now(UTC), rules))
         return profile.model_copy(update={"published_version": profile.version})
 
+    roles = {
+        "journey": topics.journey,
+        "segments": topics.segments,
+        "identified": topics.identified,
+    }
+
+    async def send(record: Record) -> None:
+        role, key, value = record
+        await emit(roles[role], key.encode(), value.encode())
+
     async def save(
         key: str,
         before: Profile,
         after: Profile,
         transitions: list[StageTransition],
         changes: list[SegmentChange],
+        ident: str,
         urgent: bool = False,
+        handed_over: list[Record] | None = None,
     ) -> None:
-        """Store the profile; publish transitions, segment changes and a throttled snapshot."""
-        for transition in transitions:
-            await emit(topics.journey, key.encode(), transition.model_dump_json().encode())
-        for change in changes:
-            await emit(topics.segments, key.encode(), change.model_dump_json().encode())
-        if after.version == before.version and (transitions or changes):
+        """Store the profile after message ``ident``; send its transitions, segment changes
+        and hand-overs (kept in the outbox for a replay), and a throttled snapshot."""
+        records: list[Record] = [("journey", key, t.model_dump_json()) for t in transitions]
+        records += [("segments", key, change.model_dump_json()) for change in changes]
+        records += handed_over or []
+        for record in records:
+            await send(record)
+        if records and after.version == before.version:
             after = after.model_copy(update={"version": after.version + 1})
         if after.version == before.version:
             if after.published_version < after.version:
                 throttle.held.setdefault(key, time.monotonic())
             return
+        outbox = recorded(after.outbox, ident, records, time.time())
+        if outbox is not after.outbox:
+            after = after.model_copy(update={"outbox": outbox})
         if throttle.publish_now(key, time.monotonic(), urgent=urgent):
             after = await publish(key, after)
         profiles[key] = stored(after)
         live_profiles.put(key, after)
+
+    async def replayed(key: str, profile: Profile, ident: str) -> None:
+        """Message ``ident`` read again after a crash: its state is stored, but its records
+        and snapshot may never have reached the broker. Send them again."""
+        for record in to_resend(profile.outbox, ident):
+            await send(record)
+        await publish(key, profile)
 
     def moved(
         profile: Profile, kind: str | None, at: datetime, event_id: str | None
@@ -225,43 +250,43 @@ def build_app(settings: WorkerSettings) -> faust.App:
         before = live_profiles.get(
             key, lambda: load(profiles.get(key), site_id, message["profile_id"])
         )
+        ident = message_id(message)
         if kind == "event":
-            await handle_event(key, before, message)
+            await handle_event(key, before, message, ident)
+        elif any(entry.id == ident for entry in before.outbox):
+            await replayed(key, before, ident)
         elif kind == "tick":
             after, transitions, changes = timed_out(before, datetime.fromisoformat(message["now"]))
             if after != before and after.version == before.version:
                 after = after.model_copy(update={"version": before.version + 1})  # next check
-            await save(key, before, after, transitions, changes)
+            await save(key, before, after, transitions, changes, ident)
         elif kind == "merge" and before.version > 0 and before.merged_into is None:
             # Hand the anonymous profile over to its customer, once.
-            await emit(
-                topics.identified,
-                table_key(site_id, message["into"]).encode(),
-                absorb_message(site_id, message["into"], before, message["merge_id"]),
-            )
+            into = message["into"]
+            handover = absorb_message(site_id, into, before, message["merge_id"])
             gone = before.model_copy(
-                update={
-                    "merged_into": message["into"],
-                    "segments": [],
-                    "version": before.version + 1,
-                }
+                update={"merged_into": into, "segments": [], "version": before.version + 1}
             )
             at = before.last_seen or before.first_seen or datetime.now(UTC)
-            await save(key, before, gone, [], leave_all(before, at, "merged"), urgent=True)
+            changes = leave_all(before, at, "merged")
+            records: list[Record] = [("identified", table_key(site_id, into), handover.decode())]
+            await save(key, before, gone, [], changes, ident, urgent=True, handed_over=records)
         elif kind == "absorb":
             other = Profile.model_validate(message["profile"])
             merged = absorb(before, other, message["merge_id"])
             if merged is before:
+                await replayed(key, before, ident)
                 return
             at = merged.last_seen or datetime.now(UTC)
-            await save(key, before, *moved(merged, None, at, message["merge_id"]), urgent=True)
+            moved_to = moved(merged, None, at, message["merge_id"])
+            await save(key, before, *moved_to, ident, urgent=True)
 
-    async def handle_event(key: str, before: Profile, message: dict[str, Any]) -> None:
+    async def handle_event(key: str, before: Profile, message: dict[str, Any], ident: str) -> None:
         event = parse_event(message["event"])
         pair = message.get("source")
         source = (int(pair[0]), int(pair[1])) if pair else None
         if already_applied(before, str(event.event_id), source):
-            await save(key, before, before, [], [])
+            await replayed(key, before, ident)
             return
         current = revived(before) if before.merged_into is not None else before
         # Timers that fell due before this event fire first, at their own time.
@@ -272,7 +297,13 @@ def build_app(settings: WorkerSettings) -> faust.App:
         )
         urgent = isinstance(event, (OrderPlaced, OrderRefunded))
         await save(
-            key, before, current, transitions + more_transitions, changes + more_changes, urgent
+            key,
+            before,
+            current,
+            transitions + more_transitions,
+            changes + more_changes,
+            ident,
+            urgent,
         )
 
     @app.timer(settings.timer_interval_s)  # type: ignore[untyped-decorator]
@@ -348,6 +379,7 @@ def revived(profile: Profile) -> Profile:
         update={
             "offsets": profile.offsets,
             "recent_ids": profile.recent_ids,
+            "outbox": profile.outbox,
             "version": profile.version + 1,
             "published_version": profile.published_version,
         }

@@ -6,26 +6,45 @@ import asyncio
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 
-async def _read(bootstrap: str, topic: str, idle_s: float) -> list[dict[str, Any]]:
+async def _read(bootstrap: str, topic: str, idle_s: float) -> list[ConsumerRecord[Any, Any]]:
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
-    records: list[dict[str, Any]] = []
+    records: list[ConsumerRecord[Any, Any]] = []
     try:
         while True:
             batch = await consumer.getmany(timeout_ms=int(idle_s * 1000))
             if not batch:
                 return records
             for messages in batch.values():
-                records += [orjson.loads(m.value) for m in messages if m.value is not None]
+                records += [m for m in messages if m.value is not None]
     finally:
         await consumer.stop()
 
 
 def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[dict[str, Any]]:
     """All records of ``topic``, once no new one arrived for ``idle_s`` seconds."""
+    return [orjson.loads(m.value) for m in read_records(bootstrap, topic, idle_s)]
+
+
+def read_records(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[ConsumerRecord[Any, Any]]:
+    """All records of ``topic`` as they are (key, value, partition, offset)."""
     return asyncio.run(_read(bootstrap, topic, idle_s))
+
+
+async def _write(bootstrap: str, topic: str, key: bytes | None, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+def write_record(bootstrap: str, topic: str, key: bytes | None, value: bytes) -> None:
+    """Produce one record, acknowledged by the broker."""
+    asyncio.run(_write(bootstrap, topic, key, value))

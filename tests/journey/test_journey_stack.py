@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from footfall.demo.report import progress
@@ -21,6 +22,7 @@ from footfall.demo.sender import send_all
 from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from stream_processors.segments_cli import segment_members, segment_sizes
+from tests.collector.kafka_read import read_records, read_topic, write_record
 from tests.conftest import stack_settings_for
 from tests.integration.test_crash_recovery import send_in_background
 from tests.integration.test_end_to_end import synthetic_events
@@ -183,3 +185,46 @@ def test_worker_killed_mid_stream_gives_each_transition_once(
     assert len(moves) > len(customers)  # buyers go through several stages
     assert all(m["event_id"] in sent for m in moves if not m["cause"].startswith("timer:"))
     assert any(m["cause"].startswith("timer:") for m in moves)
+
+
+def test_a_message_read_again_sends_its_transitions_again(
+    journey_stack: Stack, sql: SqlClient
+) -> None:
+    """What a crash replays: the profile is stored, its transitions may never have arrived.
+
+    The re-keyed record of a cart add is produced a second time, byte for byte, as a worker
+    restarted after ``kill -9`` would read it again. The stored profile already counts the
+    event, so nothing is applied twice, but its transition is sent again (ClickHouse keeps one).
+    """
+    browser = f"replayed-{uuid.uuid4().hex[:8]}"
+    events = shopper_events(browser, datetime.now(UTC).replace(microsecond=0))
+    report = asyncio.run(send_all(journey_stack.settings.collector_url, [(KEY, events)]))
+    assert report.accepted == len(events)
+    into_cart = (
+        "SELECT count() FROM journey_transitions FINAL "
+        f"WHERE profile_id = 'anon-{browser}' AND to_stage = 'cart'"
+    )
+    wait_for(lambda: sql.scalar(into_cart), 60, "cart transition")
+    bootstrap, topics = journey_stack.settings.bootstrap, journey_stack.settings.topics
+
+    def sent_to_cart() -> int:
+        records = read_topic(bootstrap, topics.journey)
+        return sum(
+            r["profile_id"] == f"anon-{browser}" and r["to_stage"] == "cart" for r in records
+        )
+
+    assert sent_to_cart() == 1
+    cart_add = events[2]["event_id"]
+    [rekeyed] = [
+        r
+        for r in read_records(bootstrap, topics.identified)
+        if orjson.loads(r.value).get("event", {}).get("event_id") == cart_add
+    ]
+    write_record(bootstrap, topics.identified, rekeyed.key, rekeyed.value)
+
+    wait_for(lambda: sent_to_cart() == 2, 60, "transition sent again")
+    assert sql.scalar(into_cart) == 1
+    folded = sql.scalar(
+        f"SELECT event_count FROM profiles FINAL WHERE profile_id = 'anon-{browser}'"
+    )
+    assert folded == len(events)
