@@ -16,10 +16,12 @@ from typing import Any
 from schemas.profile import Outgoing
 from stream_processors.profile import short_id
 
-OUTBOX_KEPT = 16
+OUTBOX_KEPT = 8
 """Messages remembered per profile."""
-OUTBOX_WINDOW_S = 900.0
-"""How long records are kept: far beyond the offset commit interval."""
+OUTBOX_WINDOW_S = 120.0
+"""How long records are kept after their message: a hundred times the offset commit interval.
+(Only a later message of the same profile drops them, and a replayed message comes before
+any later one of its profile.)"""
 
 Record = tuple[str, str, str]
 """(topic role, key, JSON value)."""
