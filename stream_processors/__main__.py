@@ -12,7 +12,7 @@ def main() -> None:
     settings = WorkerSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     # Faust's start-up spinner sets the root logger to DEBUG for as long as the worker runs,
     # so every debug call in Faust and aiokafka would build a log record per message.
     worker.spinner = None

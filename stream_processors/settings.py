@@ -16,6 +16,9 @@ class WorkerSettings(FootfallSettings):
     app_id: str = "footfall-worker"
     data_dir: Path = Path(".footfall/worker")
     store: str = Field(default="rocksdb://", description="Table store: rocksdb:// or memory://")
+    log_level: str = Field(
+        default="WARNING", description="Worker log level (INFO shows rebalances)."
+    )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     session_timeout_s: float = 10.0

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile, StageTransition
 from schemas.segments import SegmentChange
+from stream_processors.continuity import Continuity
 from stream_processors.figures import figure_values, snapshot, stored
 from stream_processors.identity import (
     BrowserIdentity,
@@ -80,6 +81,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         web_enabled=True,
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms  # before the transport is made
+    app.gapless_topics = frozenset({topics.events, topics.identified})
     events_topic = app.topic(topics.events, partitions=settings.partitions)
     identified_topic = app.topic(topics.identified, partitions=settings.partitions)
     dlq_topic = app.topic(topics.dlq, partitions=settings.partitions)
@@ -118,9 +120,33 @@ def build_app(settings: WorkerSettings) -> faust.App:
         record = {"reason": reason, "stage": stage, "payload": raw.decode(errors="replace")}
         await dlq_topic.send(value=orjson.dumps(record))
 
+    continuity = Continuity()  # messages the consumer skipped are read again
+
+    async def in_order(record: faust.types.EventT[bytes]) -> bool:
+        """True when the message comes right after the last one of its partition; otherwise
+        the partition is sent back to the first message skipped (this one comes again)."""
+        message = record.message
+        committed = app.consumer._committed_offset.get(message.tp)  # type: ignore[attr-defined]
+        verdict = continuity.check(message.tp, message.offset, time.monotonic(), committed)
+        if verdict.rewind_to is not None:
+            log.warning(
+                "%s: offsets %d..%d were skipped by the consumer; reading them again",
+                message.tp,
+                verdict.rewind_to,
+                message.offset - 1,
+            )
+            await app.consumer.seek_wait({message.tp: verdict.rewind_to})
+        if verdict.accepted_hole is not None:
+            start, end = verdict.accepted_hole
+            log.error("%s: offsets %d..%d are gone from the broker", message.tp, start, end - 1)
+            await app.consumer.accept_hole(message.tp, start, end)  # type: ignore[attr-defined]
+        return verdict.deliver
+
     @app.agent(events_topic)
     async def resolve_identity(stream: faust.StreamT[bytes]) -> None:
         async for record in stream.events():
+            if not await in_order(record):
+                continue
             raw: bytes = record.value
             if is_command(raw):
                 await command(raw, record.message.offset)
@@ -237,7 +263,10 @@ def build_app(settings: WorkerSettings) -> faust.App:
 
     @app.agent(identified_topic)
     async def update_profiles(stream: faust.StreamT[bytes]) -> None:
-        async for raw in stream:
+        async for record in stream.events():
+            if not await in_order(record):
+                continue
+            raw: bytes = record.value
             try:
                 await handle(orjson.loads(raw))
             except (ValidationError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
@@ -351,16 +380,19 @@ def build_app(settings: WorkerSettings) -> faust.App:
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
+        continuity.forget()
         live_identities.clear()
         live_profiles.clear()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, *_: Any, **__: Any) -> None:
+        continuity.forget()
         live_identities.clear()
         live_profiles.clear()
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def after_rebalance(sender: Any, **_: Any) -> None:
+        continuity.forget()
         live_identities.clear()
         live_profiles.clear()
         throttle.held.clear()

@@ -1,0 +1,59 @@
+"""Every message of a partition, in order: a guard against messages the consumer skipped.
+
+Faust's consumer can lose its place around a rebalance (records fetched before it are
+dropped, then fetching goes on after them; faust-streaming issues #216, #221, #606) and then
+treats the hole as a compaction gap, committing past messages nobody processed. The topics
+the worker reads are never compacted, so a hole always means skipped messages: the agent
+stops, goes back to the first one, and takes the messages that were read before the rewind
+when they come again. Pure: the agent does the seeking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+GIVE_UP_S = 60.0
+"""How long a rewind may wait for its first message (gone when the topic's retention
+removed it) before the hole is accepted."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    deliver: bool
+    """Process this message now."""
+    rewind_to: int | None = None
+    """Seek the partition back to this offset first."""
+    accepted_hole: tuple[int, int] | None = None
+    """Offsets ``[start, end)`` given up on (no longer on the broker)."""
+
+
+@dataclass
+class Continuity:
+    """The next offset expected per partition, and the rewinds under way."""
+
+    expected: dict[Hashable, int] = field(default_factory=dict)
+    rewinding: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
+
+    def check(self, tp: Hashable, offset: int, now: float, committed: int | None) -> Verdict:
+        """What to do with the message at ``offset``; ``committed`` is the partition's
+        committed offset, the expectation for the first message after an assignment."""
+        if tp in self.rewinding:
+            start, since = self.rewinding[tp]
+            if offset > start and now - since < GIVE_UP_S:
+                return Verdict(deliver=False)  # read before the rewind; it comes again
+            del self.rewinding[tp]
+            self.expected[tp] = offset + 1
+            hole = (start, offset) if offset > start else None
+            return Verdict(deliver=True, accepted_hole=hole)
+        want = self.expected.get(tp, committed)
+        if want is not None and offset > want:
+            self.rewinding[tp] = (want, now)
+            return Verdict(deliver=False, rewind_to=want)
+        self.expected[tp] = offset + 1  # the next one, or a replay from an earlier offset
+        return Verdict(deliver=True)
+
+    def forget(self) -> None:
+        """Partitions moved: expectations start again from the committed offsets."""
+        self.expected.clear()
+        self.rewinding.clear()
