@@ -24,6 +24,8 @@ class Verdict:
     """Process this message now."""
     rewind_to: int | None = None
     """Seek the partition back to this offset first."""
+    new_hole: bool = False
+    """The hole was just found (``rewind_to`` is repeated until its first message comes)."""
     accepted_hole: tuple[int, int] | None = None
     """Offsets ``[start, end)`` given up on (no longer on the broker)."""
 
@@ -49,7 +51,7 @@ class Continuity:
         want = self.expected.get(tp, committed)
         if want is not None and offset > want:
             self.rewinding[tp] = (want, now)
-            return Verdict(deliver=False, rewind_to=want)
+            return Verdict(deliver=False, rewind_to=want, new_hole=True)
         self.expected[tp] = offset + 1  # the next one, or a replay from an earlier offset
         return Verdict(deliver=True)
 

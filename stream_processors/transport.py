@@ -13,11 +13,40 @@ or until :meth:`accept_hole` gives up on them.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
+
+
+class ReadOffsets(defaultdict[TP, int | None]):
+    """Faust's read position per partition (it drops messages below it), held at a rewind's
+    start while the messages fetched before the rewind are still being handed over."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None)
+        self.rewinds: dict[TP, int] = {}
+
+    def __setitem__(self, tp: TP, offset: int | None) -> None:
+        start = self.rewinds.get(tp)
+        if start is not None and offset is not None:
+            if offset > start:
+                return  # a message read before the rewind
+            del self.rewinds[tp]
+        super().__setitem__(tp, offset)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.rewinds.clear()  # seeking to the committed offsets after a rebalance
+        super().update(*args, **kwargs)
+
+    def rewind(self, tp: TP, offset: int) -> None:
+        self.rewinds[tp] = offset
+        super().__setitem__(tp, offset)
+
+    def stop_rewind(self, tp: TP) -> None:
+        self.rewinds.pop(tp, None)
 
 
 def transport_class(fetch_max_wait_ms: int, gapless: frozenset[str]) -> type[driver.Transport]:
@@ -31,8 +60,18 @@ def transport_class(fetch_max_wait_ms: int, gapless: frozenset[str]) -> type[dri
             return consumer
 
     class Consumer(driver.Consumer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.read_offsets = ReadOffsets()
+            self._read_offset = self.read_offsets
+
         def _new_consumer_thread(self) -> Thread:
             return Thread(self, loop=self.loop, beacon=self.beacon)
+
+        def rewind(self, tp: TP, offset: int) -> None:
+            """Read ``tp`` again from ``offset``; what was fetched beyond it still comes first."""
+            self.read_offsets.rewind(tp, offset)
+            self._thread.seek(tp, offset)
 
         async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
             if tp.topic not in gapless:
@@ -40,6 +79,7 @@ def transport_class(fetch_max_wait_ms: int, gapless: frozenset[str]) -> type[dri
 
         async def accept_hole(self, tp: TP, offset_from: int, offset_to: int) -> None:
             """Count offsets ``[offset_from, offset_to)`` as done: they are gone."""
+            self.read_offsets.stop_rewind(tp)
             if offset_to > offset_from:
                 await super()._add_gap(tp, offset_from, offset_to - 1)  # Faust's end is inclusive
 

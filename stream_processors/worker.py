@@ -128,14 +128,15 @@ def build_app(settings: WorkerSettings) -> faust.App:
         message = record.message
         committed = app.consumer._committed_offset.get(message.tp)  # type: ignore[attr-defined]
         verdict = continuity.check(message.tp, message.offset, time.monotonic(), committed)
-        if verdict.rewind_to is not None:
+        if verdict.new_hole:
             log.warning(
                 "%s: offsets %d..%d were skipped by the consumer; reading them again",
                 message.tp,
                 verdict.rewind_to,
                 message.offset - 1,
             )
-            await app.consumer.seek_wait({message.tp: verdict.rewind_to})
+        if verdict.rewind_to is not None:
+            app.consumer.rewind(message.tp, verdict.rewind_to)  # type: ignore[attr-defined]
         if verdict.accepted_hole is not None:
             start, end = verdict.accepted_hole
             log.error("%s: offsets %d..%d are gone from the broker", message.tp, start, end - 1)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from faust.types import TP as TopicPartition
+
 from stream_processors.continuity import GIVE_UP_S, Continuity, Verdict
+from stream_processors.transport import ReadOffsets
 
 TP = ("events.identified", 1)
 OTHER = ("events.identified", 2)
@@ -21,7 +24,9 @@ def test_a_hole_rewinds_and_the_messages_read_before_the_rewind_wait_their_turn(
     guard = Continuity()
     for offset in range(51):
         assert guard.check(TP, offset, 0.0, committed=None).deliver
-    assert guard.check(TP, 104, 1.0, committed=None) == Verdict(deliver=False, rewind_to=51)
+    assert guard.check(TP, 104, 1.0, committed=None) == Verdict(
+        deliver=False, rewind_to=51, new_hole=True
+    )
     # Messages fetched before the seek still arrive: they are not processed now...
     assert guard.check(TP, 105, 1.1, committed=None) == Verdict(deliver=False)
     assert guard.check(OTHER, 3, 1.1, committed=None).deliver  # other partitions go on
@@ -32,7 +37,9 @@ def test_a_hole_rewinds_and_the_messages_read_before_the_rewind_wait_their_turn(
 
 def test_the_first_message_after_an_assignment_must_be_the_committed_one() -> None:
     guard = Continuity()
-    assert guard.check(TP, 140, 0.0, committed=120) == Verdict(deliver=False, rewind_to=120)
+    assert guard.check(TP, 140, 0.0, committed=120) == Verdict(
+        deliver=False, rewind_to=120, new_hole=True
+    )
     assert guard.check(TP, 120, 0.5, committed=120) == Verdict(deliver=True)
     guard.forget()
     assert guard.check(TP, 90, 1.0, committed=120) == Verdict(deliver=True)  # replays are fine
@@ -46,3 +53,21 @@ def test_a_hole_no_longer_on_the_broker_is_accepted_after_a_while() -> None:
     late = guard.check(TP, 500, 1.0 + GIVE_UP_S, committed=None)
     assert late == Verdict(deliver=True, accepted_hole=(11, 500))
     assert guard.check(TP, 501, 2.0 + GIVE_UP_S, committed=None) == Verdict(deliver=True)
+
+
+def test_the_read_position_holds_at_a_rewind_until_its_first_message_is_handed_over() -> None:
+    tp = TopicPartition("footfall.events.identified", 1)
+    offsets = ReadOffsets()
+    offsets[tp] = 50
+    offsets.rewind(tp, 51)
+    offsets[tp] = 104  # handed over after the rewind, fetched before it: ignored
+    assert offsets[tp] == 51
+    offsets[tp] = 51
+    offsets[tp] = 52
+    assert offsets[tp] == 52
+    offsets.rewind(tp, 60)
+    offsets.update({tp: 40})  # a rebalance seeks to the committed offset: no rewind left
+    offsets[tp] = 41
+    assert offsets[tp] == 41
+    other = TopicPartition("footfall.events", 0)
+    assert offsets[other] is None
