@@ -28,6 +28,9 @@ class Verdict:
     """The hole was just found (``rewind_to`` is repeated until its first message comes)."""
     accepted_hole: tuple[int, int] | None = None
     """Offsets ``[start, end)`` given up on (no longer on the broker)."""
+    hold_commits: bool | None = None
+    """True: stop committing the partition (messages passed over are acknowledged by Faust
+    without being processed); False: commit again, every one of them was processed since."""
 
 
 @dataclass
@@ -36,6 +39,8 @@ class Continuity:
 
     expected: dict[Hashable, int] = field(default_factory=dict)
     rewinding: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
+    passed_over: dict[Hashable, int] = field(default_factory=dict)
+    """Partition → the highest offset passed over unprocessed while rewinding."""
 
     def check(self, tp: Hashable, offset: int, now: float, committed: int | None) -> Verdict:
         """What to do with the message at ``offset``; ``committed`` is the partition's
@@ -43,19 +48,35 @@ class Continuity:
         if tp in self.rewinding:
             start, since = self.rewinding[tp]
             if offset > start and now - since < GIVE_UP_S:
+                self.pass_over(tp, offset)
                 return Verdict(deliver=False)  # read before the rewind; it comes again
             del self.rewinding[tp]
             self.expected[tp] = offset + 1
             hole = (start, offset) if offset > start else None
-            return Verdict(deliver=True, accepted_hole=hole)
+            return Verdict(
+                deliver=True, accepted_hole=hole, hold_commits=self.caught_up(tp, offset)
+            )
         want = self.expected.get(tp, committed)
         if want is not None and offset > want:
             self.rewinding[tp] = (want, now)
-            return Verdict(deliver=False, rewind_to=want, new_hole=True)
+            self.pass_over(tp, offset)
+            return Verdict(deliver=False, rewind_to=want, new_hole=True, hold_commits=True)
         self.expected[tp] = offset + 1  # the next one, or a replay from an earlier offset
-        return Verdict(deliver=True)
+        return Verdict(deliver=True, hold_commits=self.caught_up(tp, offset))
+
+    def pass_over(self, tp: Hashable, offset: int) -> None:
+        self.passed_over[tp] = max(offset, self.passed_over.get(tp, offset))
+
+    def caught_up(self, tp: Hashable, offset: int) -> bool | None:
+        """False (commit again) once processing reached every message passed over."""
+        last = self.passed_over.get(tp)
+        if last is None or offset < last:
+            return None
+        del self.passed_over[tp]
+        return False
 
     def forget(self) -> None:
         """Partitions moved: expectations start again from the committed offsets."""
         self.expected.clear()
         self.rewinding.clear()
+        self.passed_over.clear()

@@ -20,6 +20,8 @@ import faust
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
+from stream_processors.continuity import Verdict
+
 
 class ReadOffsets(defaultdict[TP, int | None]):
     """Faust's read position per partition (it drops messages below it), held at a rewind's
@@ -64,24 +66,34 @@ def transport_class(fetch_max_wait_ms: int, gapless: frozenset[str]) -> type[dri
             super().__init__(*args, **kwargs)
             self.read_offsets = ReadOffsets()
             self._read_offset = self.read_offsets
+            self.commit_holds: set[TP] = set()
 
         def _new_consumer_thread(self) -> Thread:
             return Thread(self, loop=self.loop, beacon=self.beacon)
 
-        def rewind(self, tp: TP, offset: int) -> None:
-            """Read ``tp`` again from ``offset``; what was fetched beyond it still comes first."""
-            self.read_offsets.rewind(tp, offset)
-            self._thread.seek(tp, offset)
+        def committed(self, tp: TP) -> int | None:
+            """The partition's committed offset as last read or written by this consumer."""
+            return self._committed_offset.get(tp)
 
-        async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
-            if tp.topic not in gapless:
-                await super()._add_gap(tp, offset_from, offset_to)
+        async def follow(self, tp: TP, verdict: Verdict) -> None:
+            """Act on a continuity verdict: hold or resume commits, rewind, accept a hole."""
+            if verdict.hold_commits:
+                self.commit_holds.add(tp)
+            elif verdict.hold_commits is False:
+                self.commit_holds.discard(tp)
+            if verdict.rewind_to is not None:
+                # Read again from there; what was fetched beyond it still comes first.
+                self.read_offsets.rewind(tp, verdict.rewind_to)
+                self._thread.seek(tp, verdict.rewind_to)
+            if verdict.accepted_hole is not None:
+                start, end = verdict.accepted_hole
+                self.read_offsets.stop_rewind(tp)
+                if end > start:  # count them as done: they are gone (Faust's end is inclusive)
+                    await super()._add_gap(tp, start, end - 1)
 
-        async def accept_hole(self, tp: TP, offset_from: int, offset_to: int) -> None:
-            """Count offsets ``[offset_from, offset_to)`` as done: they are gone."""
-            self.read_offsets.stop_rewind(tp)
-            if offset_to > offset_from:
-                await super()._add_gap(tp, offset_from, offset_to - 1)  # Faust's end is inclusive
+        def forget_rewinds(self) -> None:
+            """Partitions moved: no holds, reading resumes from the committed offsets."""
+            self.commit_holds.clear()
 
     class Transport(driver.Transport):
         pass

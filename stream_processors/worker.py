@@ -125,8 +125,8 @@ def build_app(settings: WorkerSettings) -> faust.App:
     async def in_order(record: faust.types.EventT[bytes]) -> bool:
         """True when the message comes right after the last one of its partition; otherwise
         the partition is sent back to the first message skipped (this one comes again)."""
-        message = record.message
-        committed = app.consumer._committed_offset.get(message.tp)  # type: ignore[attr-defined]
+        message, consumer = record.message, app.consumer
+        committed = consumer.committed(message.tp)  # type: ignore[attr-defined]
         verdict = continuity.check(message.tp, message.offset, time.monotonic(), committed)
         if verdict.new_hole:
             log.warning(
@@ -135,12 +135,10 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 verdict.rewind_to,
                 message.offset - 1,
             )
-        if verdict.rewind_to is not None:
-            app.consumer.rewind(message.tp, verdict.rewind_to)  # type: ignore[attr-defined]
         if verdict.accepted_hole is not None:
             start, end = verdict.accepted_hole
             log.error("%s: offsets %d..%d are gone from the broker", message.tp, start, end - 1)
-            await app.consumer.accept_hole(message.tp, start, end)  # type: ignore[attr-defined]
+        await consumer.follow(message.tp, verdict)  # type: ignore[attr-defined]
         return verdict.deliver
 
     @app.agent(events_topic)
@@ -382,18 +380,21 @@ def build_app(settings: WorkerSettings) -> faust.App:
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
         continuity.forget()
+        app.consumer.forget_rewinds()  # type: ignore[attr-defined]
         live_identities.clear()
         live_profiles.clear()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, *_: Any, **__: Any) -> None:
         continuity.forget()
+        app.consumer.forget_rewinds()  # type: ignore[attr-defined]
         live_identities.clear()
         live_profiles.clear()
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def after_rebalance(sender: Any, **_: Any) -> None:
         continuity.forget()
+        app.consumer.forget_rewinds()  # type: ignore[attr-defined]
         live_identities.clear()
         live_profiles.clear()
         throttle.held.clear()

@@ -25,20 +25,22 @@ def test_a_hole_rewinds_and_the_messages_read_before_the_rewind_wait_their_turn(
     for offset in range(51):
         assert guard.check(TP, offset, 0.0, committed=None).deliver
     assert guard.check(TP, 104, 1.0, committed=None) == Verdict(
-        deliver=False, rewind_to=51, new_hole=True
+        deliver=False, rewind_to=51, new_hole=True, hold_commits=True
     )
     # Messages fetched before the seek still arrive: they are not processed now...
     assert guard.check(TP, 105, 1.1, committed=None) == Verdict(deliver=False)
     assert guard.check(OTHER, 3, 1.1, committed=None).deliver  # other partitions go on
-    # ... but after the skipped ones, in order.
-    for offset in range(51, 106):
+    # ... but after the skipped ones, in order; commits resume once 105 is processed.
+    for offset in range(51, 105):
         assert guard.check(TP, offset, 2.0, committed=None) == Verdict(deliver=True)
+    assert guard.check(TP, 105, 2.0, committed=None) == Verdict(deliver=True, hold_commits=False)
+    assert guard.check(TP, 106, 2.0, committed=None) == Verdict(deliver=True)
 
 
 def test_the_first_message_after_an_assignment_must_be_the_committed_one() -> None:
     guard = Continuity()
     assert guard.check(TP, 140, 0.0, committed=120) == Verdict(
-        deliver=False, rewind_to=120, new_hole=True
+        deliver=False, rewind_to=120, new_hole=True, hold_commits=True
     )
     assert guard.check(TP, 120, 0.5, committed=120) == Verdict(deliver=True)
     guard.forget()
@@ -51,7 +53,7 @@ def test_a_hole_no_longer_on_the_broker_is_accepted_after_a_while() -> None:
     assert guard.check(TP, 500, 1.0, committed=None).rewind_to == 11
     assert not guard.check(TP, 500, 1.0 + GIVE_UP_S / 2, committed=None).deliver
     late = guard.check(TP, 500, 1.0 + GIVE_UP_S, committed=None)
-    assert late == Verdict(deliver=True, accepted_hole=(11, 500))
+    assert late == Verdict(deliver=True, accepted_hole=(11, 500), hold_commits=False)
     assert guard.check(TP, 501, 2.0 + GIVE_UP_S, committed=None) == Verdict(deliver=True)
 
 
