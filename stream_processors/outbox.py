@@ -55,9 +55,9 @@ def recorded(
     return [*(e for e in current if e.id != ident), entry][-OUTBOX_KEPT:]
 
 
-def to_resend(outbox: list[Outgoing], ident: str) -> list[Record]:
-    """The records message ``ident`` led to, if they are still kept."""
+def to_resend(outbox: list[Outgoing], ident: str) -> list[Record] | None:
+    """The records message ``ident`` led to; None when it is not (or no longer) kept."""
     for entry in outbox:
         if entry.id == ident:
             return list(entry.records)
-    return []
+    return None

@@ -8,7 +8,7 @@ events.identified → profile agent). This transport sets the worker's own wait 
 Faust also counts a hole between two delivered offsets as done (for compacted topics). The
 worker's source topics are never compacted: a hole there is messages the consumer skipped
 (see :mod:`stream_processors.continuity`), so it is not committed until they are processed,
-or until :meth:`accept_hole` gives up on them.
+or until the agent gives up on them (gone from the broker).
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def transport_class(fetch_max_wait_ms: int, gapless: frozenset[str]) -> type[dri
         def forget_rewinds(self) -> None:
             """Partitions moved: no holds, reading resumes from the committed offsets."""
             self.commit_holds.clear()
+            self.read_offsets.rewinds.clear()
 
     class Transport(driver.Transport):
         pass

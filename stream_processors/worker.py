@@ -244,7 +244,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
     async def replayed(key: str, profile: Profile, ident: str) -> None:
         """Message ``ident`` read again after a crash: its state is stored, but its records
         and snapshot may never have reached the broker. Send them again."""
-        for record in to_resend(profile.outbox, ident):
+        for record in to_resend(profile.outbox, ident) or []:
             await send(record)
         await publish(key, profile)
 
@@ -281,7 +281,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         ident = message_id(message)
         if kind == "event":
             await handle_event(key, before, message, ident)
-        elif any(entry.id == ident for entry in before.outbox):
+        elif to_resend(before.outbox, ident) is not None:
             await replayed(key, before, ident)
         elif kind == "tick":
             after, transitions, changes = timed_out(before, datetime.fromisoformat(message["now"]))
@@ -377,26 +377,24 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 await publish(key, profile)
                 published_here[key] = profile.version
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
+    def partitions_moved() -> None:
+        """Read every key from its table again and expect offsets from the committed ones."""
         continuity.forget()
         app.consumer.forget_rewinds()  # type: ignore[attr-defined]
         live_identities.clear()
         live_profiles.clear()
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
+        partitions_moved()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, *_: Any, **__: Any) -> None:
-        continuity.forget()
-        app.consumer.forget_rewinds()  # type: ignore[attr-defined]
-        live_identities.clear()
-        live_profiles.clear()
+        partitions_moved()
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def after_rebalance(sender: Any, **_: Any) -> None:
-        continuity.forget()
-        app.consumer.forget_rewinds()  # type: ignore[attr-defined]
-        live_identities.clear()
-        live_profiles.clear()
+        partitions_moved()
         throttle.held.clear()
         ticked.clear()  # profiles moved here are scanned afresh
         published_here.clear()

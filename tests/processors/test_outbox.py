@@ -38,7 +38,7 @@ def test_the_records_of_a_message_are_found_again_by_its_id() -> None:
     outbox = recorded(outbox, "event:b", [CHANGE], T0 + 1)
     assert to_resend(outbox, "event:a") == [TRANSITION, CHANGE]
     assert to_resend(outbox, "event:b") == [CHANGE]
-    assert to_resend(outbox, "event:c") == []
+    assert to_resend(outbox, "event:c") is None
 
 
 def test_a_message_without_records_leaves_the_outbox_as_it_is() -> None:
@@ -51,7 +51,7 @@ def test_the_outbox_is_bounded_in_count_and_time() -> None:
     for n in range(OUTBOX_KEPT + 5):
         outbox = recorded(outbox, f"event:{n}", [TRANSITION], T0 + n)
     assert len(outbox) == OUTBOX_KEPT
-    assert to_resend(outbox, "event:0") == []
+    assert to_resend(outbox, "event:0") is None
     assert to_resend(outbox, f"event:{OUTBOX_KEPT + 4}") == [TRANSITION]
     later = recorded(outbox, "event:late", [], T0 + OUTBOX_WINDOW_S + 10)
     assert [entry.id for entry in later] == [f"event:{n}" for n in range(10, OUTBOX_KEPT + 5)]
