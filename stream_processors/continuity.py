@@ -5,7 +5,7 @@ dropped, then fetching goes on after them; faust-streaming issues #216, #221, #6
 treats the hole as a compaction gap, committing past messages nobody processed. The topics
 the worker reads are never compacted, so a hole always means skipped messages: the agent
 stops, goes back to the first one, and takes the messages that were read before the rewind
-when they come again. Pure: the agent does the seeking.
+when they come again. Pure: the worker's consumer (``transport.py``) does the seeking.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Verdict:
     rewind_to: int | None = None
     """Seek the partition back to this offset first."""
     new_hole: bool = False
-    """The hole was just found (``rewind_to`` is repeated until its first message comes)."""
+    """The hole was just found (worth a log line)."""
     accepted_hole: tuple[int, int] | None = None
     """Offsets ``[start, end)`` given up on (no longer on the broker)."""
     hold_commits: bool | None = None

@@ -36,15 +36,17 @@ def read_records(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[Consum
     return asyncio.run(_read(bootstrap, topic, idle_s))
 
 
-async def _write(bootstrap: str, topic: str, key: bytes | None, value: bytes) -> None:
+async def _write(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value, key=key)
+        for key, value in records:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
     finally:
         await producer.stop()
 
 
-def write_record(bootstrap: str, topic: str, key: bytes | None, value: bytes) -> None:
-    """Produce one record, acknowledged by the broker."""
-    asyncio.run(_write(bootstrap, topic, key, value))
+def write_records(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+    """Produce ``(key, value)`` records in order, acknowledged by the broker."""
+    asyncio.run(_write(bootstrap, topic, records))

@@ -22,7 +22,7 @@ from footfall.demo.sender import send_all
 from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from stream_processors.segments_cli import segment_members, segment_sizes
-from tests.collector.kafka_read import read_records, read_topic, write_record
+from tests.collector.kafka_read import read_records, read_topic, write_records
 from tests.conftest import stack_settings_for
 from tests.integration.test_crash_recovery import send_in_background
 from tests.integration.test_end_to_end import synthetic_events
@@ -220,7 +220,7 @@ def test_a_message_read_again_sends_its_transitions_again(
         for r in read_records(bootstrap, topics.identified)
         if orjson.loads(r.value).get("event", {}).get("event_id") == cart_add
     ]
-    write_record(bootstrap, topics.identified, rekeyed.key, rekeyed.value)
+    write_records(bootstrap, topics.identified, [(rekeyed.key, rekeyed.value)])
 
     wait_for(lambda: sent_to_cart() == 2, 60, "transition sent again")
     assert sql.scalar(into_cart) == 1

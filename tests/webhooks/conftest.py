@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from footfall.config import FootfallSettings, Topics
 from footfall.kafka import ensure_topics
@@ -24,6 +23,8 @@ from footfall.stack import broker_binary, free_port, port_open
 from schemas.webhooks import Subscription
 from sinks.webhooks.signing import new_secret
 from sinks.webhooks.subscriptions import to_toml
+from tests.collector import kafka_read
+from tests.collector.kafka_read import write_records
 from tests.webhooks.receiver import Receiver
 
 ADMIN_TOKEN = "test-admin"
@@ -193,41 +194,12 @@ def make_dispatcher(tmp_path: Path, broker: str) -> Iterator[Callable[..., Dispa
 
 
 def produce(bootstrap: str, topic: str, records: list[tuple[str, dict[str, Any]]]) -> None:
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-        await producer.start()
-        try:
-            for key, value in records:
-                await producer.send(topic, key=key.encode(), value=orjson.dumps(value))
-            await producer.flush()
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
+    write_records(bootstrap, topic, [(key.encode(), orjson.dumps(value)) for key, value in records])
 
 
 def read_topic(bootstrap: str, topic: str, quiet_s: float = 1.0) -> list[dict[str, Any]]:
     """Every record on ``topic`` (read from the start until a quiet poll)."""
-
-    async def read() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        await consumer.start()
-        try:
-            await consumer.topics()
-            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            found: list[dict[str, Any]] = []
-            while True:
-                polled = await consumer.getmany(timeout_ms=int(quiet_s * 1000))
-                if not polled:
-                    return found
-                for records in polled.values():
-                    found += [orjson.loads(r.value) for r in records]
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    return kafka_read.read_topic(bootstrap, topic, idle_s=quiet_s)
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
