@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import clickhouse_connect
@@ -14,6 +16,26 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, ConnectionError, TimeoutError)
 log = logging.getLogger("footfall.sink")
+
+
+class Store(Protocol):
+    """What the sink asks of ClickHouse: clickhouse-connect's ``Client`` or ``EngineClient``."""
+
+    def command(self, cmd: str, parameters: Any = None) -> Any: ...
+
+    def query(self, query: str, parameters: Any = None) -> Any: ...
+
+    def raw_query(self, query: str, parameters: Any = None) -> bytes: ...
+
+    def insert(
+        self, table: str, data: Sequence[Sequence[Any]], column_names: Sequence[str]
+    ) -> Any: ...
+
+    def raw_insert(
+        self, table: str, column_names: Sequence[str], insert_block: bytes, *, fmt: str
+    ) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 class StoreLocked(RuntimeError):
@@ -37,13 +59,27 @@ def embedded_dsn(dsn: str) -> str:
     return f"chdb://{absolute}"
 
 
+def owned_elsewhere(directory: Path) -> bool:
+    """Whether another process holds the store's ``status`` lock (ClickHouse flocks it)."""
+    try:
+        with (directory / "status").open("rb") as status:
+            fcntl.flock(status, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(status, fcntl.LOCK_UN)
+    except FileNotFoundError:
+        return False
+    except BlockingIOError:
+        return True
+    return False
+
+
 def connect(dsn: str) -> Client:
     """A client for ``dsn``; an embedded directory owned by another process is refused."""
     if is_embedded(dsn):
+        location = embedded_dsn(dsn)
         try:
-            return clickhouse_connect.get_client(dsn=embedded_dsn(dsn))
-        except Exception as exc:  # chDB raises its own error types for a locked directory
-            if "Cannot lock file" in str(exc) or "lock" in str(exc).lower():
+            return clickhouse_connect.get_client(dsn=location)
+        except Exception as exc:  # chDB says why on stderr only; the lock tells
+            if location != "chdb://memory" and owned_elsewhere(Path(location[7:])):
                 raise StoreLocked(
                     f"{dsn} is owned by another process (only one process may open an "
                     "embedded store; query it through the sink's SQL endpoint instead)"
@@ -61,16 +97,19 @@ def connect(dsn: str) -> Client:
 
 
 async def open_when_available(
-    dsn: str, max_backoff_s: float, on_wait: Callable[[str], None]
-) -> Client:
-    """Connect to ``dsn``, waiting with backoff while the store is locked or the server is down.
+    dsn: str,
+    max_backoff_s: float,
+    on_wait: Callable[[str], None],
+    opener: Callable[[str], Store],
+) -> Store:
+    """Open ``dsn``, waiting with backoff while the store is locked or the server is down.
 
     ``on_wait`` hears why, each time; nothing is consumed meanwhile, so Kafka keeps the offsets.
     """
     delay = 0.5
     while True:
         try:
-            return await asyncio.to_thread(connect, dsn)
+            return await asyncio.to_thread(opener, dsn)
         except WAIT_FOR as exc:
             reason = f"{type(exc).__name__}: {exc}"
             log.warning("waiting for ClickHouse at %s (%s); next try in %.1fs", dsn, reason, delay)

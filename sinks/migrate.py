@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from clickhouse_connect.driver.client import Client
+from sinks.clickhouse import Store
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 LEDGER = """
@@ -65,7 +65,7 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-def applied_versions(client: Client) -> set[int]:
+def applied_versions(client: Store) -> set[int]:
     client.command(LEDGER)
     rows = client.query(
         "SELECT version, argMax(applied, at) FROM schema_migrations GROUP BY version"
@@ -73,12 +73,12 @@ def applied_versions(client: Client) -> set[int]:
     return {int(version) for version, applied in rows if applied}
 
 
-def pending(client: Client, migrations: list[Migration]) -> list[Migration]:
+def pending(client: Store, migrations: list[Migration]) -> list[Migration]:
     done = applied_versions(client)
     return [m for m in migrations if m.version not in done]
 
 
-def migrate_up(client: Client, target: int | None = None) -> list[Migration]:
+def migrate_up(client: Store, target: int | None = None) -> list[Migration]:
     """Apply pending migrations in order (up to ``target``); returns those applied."""
     applied: list[Migration] = []
     for migration in pending(client, load_migrations()):
@@ -91,7 +91,7 @@ def migrate_up(client: Client, target: int | None = None) -> list[Migration]:
     return applied
 
 
-def migrate_down(client: Client, steps: int = 1) -> list[Migration]:
+def migrate_down(client: Store, steps: int = 1) -> list[Migration]:
     """Undo the last ``steps`` applied migrations, newest first."""
     done = applied_versions(client)
     undone: list[Migration] = []
@@ -109,7 +109,7 @@ def migrate_down(client: Client, steps: int = 1) -> list[Migration]:
     return undone
 
 
-def record(client: Client, migration: Migration, applied: bool) -> None:
+def record(client: Store, migration: Migration, applied: bool) -> None:
     client.insert(
         "schema_migrations",
         [[migration.version, migration.name, int(applied)]],
@@ -131,7 +131,7 @@ def ttl_statements(create_sql: str, table: str, days: int) -> list[str]:
     return [f"ALTER TABLE {table} MODIFY TTL toDateTime(occurred_at) + INTERVAL {days} DAY"]
 
 
-def apply_events_ttl(client: Client, days: int) -> list[str]:
+def apply_events_ttl(client: Store, days: int) -> list[str]:
     """Set the raw-event tables' TTL to ``days`` (0: keep forever); the statements run."""
     ran = []
     for table in TTL_TABLES:

@@ -12,11 +12,11 @@ import re
 import secrets
 from collections.abc import Callable
 
-from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from sinks.clickhouse import Store
 from sinks.settings import SinkSettings
 
 READ_STATEMENT = re.compile(r"^\s*(\(\s*)*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS|EXPLAIN)\b", re.I)
@@ -58,7 +58,7 @@ def credentials(request: Request) -> tuple[str | None, str | None]:
     return user, key
 
 
-def database_refusal(client: Client, requested: str) -> str | None:
+def database_refusal(client: Store, requested: str) -> str | None:
     """Why ``database`` cannot be served (None when it is the store's own database).
 
     The store keeps every table in one database; unqualified names resolve there.
@@ -69,7 +69,7 @@ def database_refusal(client: Client, requested: str) -> str | None:
     return f"Database {requested!r} is not served here: the store's tables are in {current!r}"
 
 
-def query_router(settings: SinkSettings, store: Callable[[], Client | None]) -> APIRouter:
+def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> APIRouter:
     """The endpoint; ``store`` gives the open client, or None while the store is not open."""
     router = APIRouter()
 

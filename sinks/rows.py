@@ -250,6 +250,23 @@ def dlq_row(record: dict[str, Any], topic: str, partition: int, offset: int) -> 
     ]
 
 
+# How rows travel to ClickHouse: one JSON array per column. The engine parses it in C++, which is
+# cheaper than building Native blocks in Python, and a failed parse stores nothing of the batch.
+INSERT_FORMAT = "JSONCompactColumns"
+
+
+def exact_decimal(value: Any) -> str:
+    """orjson's fallback: Decimals as plain digits (``1E+2`` would not parse as a Decimal)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"{type(value).__name__} cannot be stored: {value!r}")
+
+
+def encode(rows: list[list[Any]]) -> bytes:
+    """Rows of one table as an ``INSERT_FORMAT`` body, columns in the table's column order."""
+    return orjson.dumps(list(zip(*rows, strict=True)), default=exact_decimal)
+
+
 def decode(value: bytes | None) -> dict[str, Any]:
     """JSON object from a message value, or BadMessage with the reason."""
     if value is None:

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from sinks.clickhouse import open_when_available
+from sinks.clickhouse import Store, open_when_available
+from sinks.engine import open_store
 from sinks.migrate import apply_events_ttl, migrate_up
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
@@ -29,7 +29,7 @@ log = logging.getLogger("footfall.sink")
 
 @dataclass
 class SinkState:
-    client: Client | None = None
+    client: Store | None = None
     writer: ClickHouseWriter | None = None
     waiting_for: str = "opening the store"
 
@@ -41,15 +41,20 @@ async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio
         state.waiting_for = reason
 
     client = await open_when_available(
-        settings.clickhouse_url, settings.retry_max_backoff_s, waiting
+        settings.clickhouse_url, settings.retry_max_backoff_s, waiting, open_store
     )
-    for migration in await asyncio.to_thread(migrate_up, client):
-        log.info("applied migration %04d_%s", migration.version, migration.name)
-    for statement in await asyncio.to_thread(apply_events_ttl, client, settings.events_ttl_days):
-        log.info("events retention: %s", statement)
-    state.writer = ClickHouseWriter(settings, client)
-    state.client, state.waiting_for = client, ""
-    await state.writer.run(stop)
+    try:
+        for migration in await asyncio.to_thread(migrate_up, client):
+            log.info("applied migration %04d_%s", migration.version, migration.name)
+        ttl = settings.events_ttl_days
+        for statement in await asyncio.to_thread(apply_events_ttl, client, ttl):
+            log.info("events retention: %s", statement)
+        state.writer = ClickHouseWriter(settings, client)
+        state.client, state.waiting_for = client, ""
+        await state.writer.run(stop)
+    finally:
+        state.client = None  # the SQL endpoint answers 503 from here on
+        await asyncio.to_thread(client.close)
 
 
 def create_app(settings: SinkSettings | None = None) -> FastAPI:

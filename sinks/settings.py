@@ -16,6 +16,11 @@ class SinkSettings(FootfallSettings):
     group_id: str = "footfall-clickhouse-sink"
     batch_max_rows: int = Field(default=5000, ge=1)
     batch_max_wait_s: float = Field(default=0.5, gt=0)
+    batches_in_flight: int = Field(
+        default=2,
+        ge=1,
+        description="Batches converted ahead of the one being inserted; each commits in order.",
+    )
     fetch_max_wait_ms: int = Field(
         default=100, ge=1, description="Longest wait of a fetch: bounds the latency it adds."
     )

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from sinks.clickhouse import TRANSIENT_ERRORS
+from sinks.clickhouse import TRANSIENT_ERRORS, Store
 from sinks.rows import (
     DLQ_COLUMNS,
     EVENTS,
+    INSERT_FORMAT,
     OVERFLOW_EVENTS,
     PROFILES,
     SEGMENT_CHANGES,
@@ -31,11 +31,15 @@ from sinks.rows import (
     Table,
     decode,
     dlq_row,
+    encode,
     to_row,
 )
 from sinks.settings import SinkSettings
 
 log = logging.getLogger("footfall.sink")
+
+# Records converted between two chances for the event loop to hand an insert to ClickHouse.
+YIELD_EVERY = 500
 
 # A batch refused with one of these is retried row by row; rows still refused go to the DLQ.
 REJECTED: tuple[type[Exception], ...] = (
@@ -77,7 +81,7 @@ class Recovery(ConsumerRebalanceListener):  # type: ignore[misc]
 class ClickHouseWriter:
     """Consumes the Footfall topics and writes them to ClickHouse."""
 
-    def __init__(self, settings: SinkSettings, client: Client) -> None:
+    def __init__(self, settings: SinkSettings, client: Store) -> None:
         self.settings = settings
         self.client = client
         topics = settings.topics
@@ -110,9 +114,9 @@ class ClickHouseWriter:
         consumer = self.consumer()
         consumer.subscribe([*self.tables, self.dlq_topic], listener=self.recovery)
         await consumer.start()
-        # One batch is inserted (in a thread) while the next is fetched and converted; the
-        # commits stay in order because a batch is stored before the next one starts.
-        storing: asyncio.Task[None] | None = None
+        # Batches are inserted (one at a time, in order) while the next ones are fetched and
+        # converted; each commits only after its own insert and the commit of the one before.
+        storing: deque[asyncio.Task[None]] = deque()
         try:
             while not stop.is_set():
                 polled = await consumer.getmany(
@@ -121,30 +125,39 @@ class ClickHouseWriter:
                 )
                 if not polled:
                     continue
-                batch = self.collect(polled)
-                if storing is not None:
-                    await storing
-                storing = asyncio.create_task(self.store(consumer, batch))
-            if storing is not None:
-                await storing
+                batch = await self.collect(polled)
+                while len(storing) >= self.settings.batches_in_flight:
+                    await storing.popleft()
+                before = storing[-1] if storing else None
+                storing.append(asyncio.create_task(self.store(consumer, batch, before)))
+            while storing:
+                await storing.popleft()
         finally:
-            if storing is not None and not storing.done():
-                storing.cancel()
+            for task in storing:
+                task.cancel()
             await consumer.stop()
 
-    async def store(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
-        """Insert the batch, then commit its offsets: never the other way round."""
+    async def store(
+        self, consumer: AIOKafkaConsumer, batch: Batch, before: asyncio.Task[None] | None
+    ) -> None:
+        """Insert the batch, then commit its offsets: never the other way round, never before
+        the batch ahead of it has committed (if that one failed, this one fails too)."""
         await self.write(batch)
+        if before is not None:
+            await before
         await consumer.commit(batch.offsets)
         self.recovery.recovering -= batch.recovering_events
 
-    def collect(self, polled: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> Batch:
+    async def collect(self, polled: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> Batch:
+        """The polled records as rows; yields to the loop now and then so inserts can go on."""
         batch = Batch()
         for tp, records in polled.items():
             if tp.topic == self.settings.topics.events and tp in self.recovery.recovering:
                 batch.recovering_events.add(tp)
-            for record in records:
+            for at, record in enumerate(records, 1):
                 self.add(batch, tp, record)
+                if at % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
             batch.offsets[tp] = records[-1].offset + 1
         return batch
 
@@ -215,7 +228,7 @@ class ClickHouseWriter:
 
     def insert(self, table: str, rows: list[list[Any]]) -> None:
         columns = DLQ_COLUMNS if table == "dlq_events" else self.columns_of(table)
-        self.client.insert(table, rows, column_names=list(columns))
+        self.client.raw_insert(table, list(columns), encode(rows), fmt=INSERT_FORMAT)
 
     def columns_of(self, table: str) -> tuple[str, ...]:
         for candidate in self.tables.values():

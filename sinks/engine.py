@@ -1,0 +1,160 @@
+"""The embedded store in a process of its own, so inserting and converting run side by side.
+
+chDB holds the GIL for a whole statement: in the sink's own process an insert stops the
+consumer from fetching and converting the next batch. Here the engine lives in a child process
+that owns the chDB directory and runs the statements it is sent over a pipe; the sink talks to
+it through ``EngineClient``, which offers the part of clickhouse-connect's ``Client`` the sink
+uses. The child ends when the pipe closes, so a sink killed with -9 leaves no owner behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from sinks.clickhouse import Store, connect, is_embedded
+
+log = logging.getLogger("footfall.sink")
+
+START_TIMEOUT_S = 120.0
+# The child imports this module by name, so its answers unpickle as this module's classes.
+CHILD = "from sinks.engine import main; main()"
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A query's answer as the sink reads it: ``result_rows`` and ``column_names``."""
+
+    result_rows: list[tuple[Any, ...]]
+    column_names: tuple[str, ...]
+
+
+class EngineGone(RuntimeError):
+    """The engine process ended: not a wait-and-retry outage, the sink process must restart."""
+
+
+def serve(dsn: str, conn: Connection) -> None:
+    """The child's loop: open the store, then answer ``(method, args, kwargs)`` until EOF."""
+    try:
+        client = connect(dsn)
+    except Exception as exc:  # the reason travels back; the parent raises it
+        conn.send(("error", portable(exc)))
+        return
+    conn.send(("ok", None))
+    while True:
+        try:
+            method, args, kwargs = conn.recv()
+        except (EOFError, OSError):
+            break
+        try:
+            result = getattr(client, method)(*args, **kwargs)
+            if method == "query":
+                result = Rows(list(result.result_rows), tuple(result.column_names))
+            answer = ("ok", result)
+        except Exception as exc:
+            answer = ("error", portable(exc))
+        try:
+            conn.send(answer)
+        except OSError:  # the sink is gone
+            break
+    client.close()
+
+
+def portable(exc: Exception) -> Exception:
+    """``exc`` if it survives pickling, else a DatabaseError with its message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return DatabaseError(f"{type(exc).__name__}: {exc}")
+
+
+class EngineClient:
+    """Runs statements in the engine process; one at a time, from any thread."""
+
+    def __init__(self, dsn: str) -> None:
+        ours, theirs = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", CHILD, dsn, str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+        )
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.lock = threading.Lock()
+        try:
+            if not self.conn.poll(START_TIMEOUT_S):
+                raise TimeoutError(f"the ClickHouse engine process did not open {dsn} in time")
+            self.answer()
+        except BaseException:
+            self.close()
+            raise
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            try:
+                self.conn.send((method, args, kwargs))
+            except (OSError, ValueError) as exc:
+                raise EngineGone(f"the ClickHouse engine process is gone ({exc})") from exc
+            return self.answer()
+
+    def answer(self) -> Any:
+        try:
+            status, value = self.conn.recv()
+        except (EOFError, OSError) as exc:
+            code = self.process.poll()
+            raise EngineGone(f"the ClickHouse engine process ended (exit code {code})") from exc
+        if status == "error":
+            raise value
+        return value
+
+    def command(self, cmd: str, parameters: Any = None, **kwargs: Any) -> Any:
+        return self.call("command", cmd, parameters, **kwargs)
+
+    def query(self, query: str, parameters: Any = None, **kwargs: Any) -> Rows:
+        rows: Rows = self.call("query", query, parameters, **kwargs)
+        return rows
+
+    def raw_query(self, query: str, parameters: Any = None, **kwargs: Any) -> bytes:
+        data: bytes = self.call("raw_query", query, parameters, **kwargs)
+        return data
+
+    def insert(
+        self, table: str, data: Sequence[Sequence[Any]], column_names: Sequence[str], **kwargs: Any
+    ) -> Any:
+        return self.call("insert", table, data, column_names=column_names, **kwargs)
+
+    def raw_insert(
+        self, table: str, column_names: Sequence[str], insert_block: bytes, *, fmt: str
+    ) -> Any:
+        return self.call("raw_insert", table, column_names, insert_block, fmt=fmt)
+
+    def close(self) -> None:
+        """Close the pipe (the child then ends) and wait for the child to let go of the store."""
+        self.conn.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def open_store(dsn: str) -> Store:
+    """The sink's way in: an engine process for an embedded store, a client for a server."""
+    return EngineClient(dsn) if is_embedded(dsn) else connect(dsn)
+
+
+def main() -> None:
+    """The child's entry (``python -c CHILD DSN FD``): serve the store at DSN over socket FD."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    dsn, fd = sys.argv[1], int(sys.argv[2])
+    serve(dsn, Connection(fd))
