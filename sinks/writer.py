@@ -240,9 +240,10 @@ class ClickHouseWriter:
         """Rows whose event id is not stored yet (used after a partition is assigned)."""
         ids = [row[0] for row in rows]
         stored = {
-            r[0]
+            str(r[0])
             for r in self.client.query(
-                "SELECT event_id FROM events WHERE event_id IN {ids:Array(UUID)}",
+                "SELECT event_id FROM events WHERE event_id IN "
+                "(SELECT toUUIDOrZero(arrayJoin({ids:Array(String)})))",  # a bad id finds nothing
                 parameters={"ids": ids},
             ).result_rows
         }

@@ -18,7 +18,8 @@ from tests.sinks.test_cookbook import event
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
-def test_unstorable_row_goes_to_dlq_and_the_rest_is_inserted() -> None:
+def batch_with_a_poisoned_row(column: str, value: object) -> tuple[ClickHouseWriter, Batch]:
+    """A fresh store, and five events at offsets 0-4 of which the third has ``column=value``."""
     client = clickhouse_connect.get_client(dsn="chdb://memory")
     for (name,) in client.query("SHOW TABLES").result_rows:
         client.command(f"DROP TABLE IF EXISTS `{name}`")
@@ -31,11 +32,26 @@ def test_unstorable_row_goes_to_dlq_and_the_rest_is_inserted() -> None:
         row = to_row(EVENTS, orjson.dumps(message))
         batch.rows["events"].append(row)
         batch.sources[id(row)] = (tp.topic, tp.partition, offset)
-    poisoned = batch.rows["events"][2]
-    poisoned[EVENTS.columns.index("occurred_at")] = "not a time"
+    batch.rows["events"][2][EVENTS.columns.index(column)] = value
+    return writer, batch
+
+
+def test_unstorable_row_goes_to_dlq_and_the_rest_is_inserted() -> None:
+    writer, batch = batch_with_a_poisoned_row("occurred_at", "not a time")
+    client = writer.client
     asyncio.run(writer.write(batch))
     assert client.query("SELECT count() FROM events").result_rows == [(4,)]
     dlq = client.query("SELECT topic, partition, offset, stage, reason FROM dlq_events").result_rows
     assert len(dlq) == 1
     assert dlq[0][:4] == ("footfall.events", 0, 2, "sink")
     assert "events insert refused" in dlq[0][4]
+
+
+def test_a_bad_event_id_after_a_reassignment_goes_to_dlq_and_the_rest_is_inserted() -> None:
+    writer, batch = batch_with_a_poisoned_row("event_id", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz")
+    batch.recovering_events.add(TopicPartition("footfall.events", 0))  # looks up stored ids first
+    asyncio.run(writer.write(batch))
+    assert writer.client.query("SELECT count() FROM events").result_rows == [(4,)]
+    dlq = writer.client.query("SELECT offset, reason FROM dlq_events").result_rows
+    assert [offset for offset, _ in dlq] == [2]
+    assert "events insert refused" in dlq[0][1]
