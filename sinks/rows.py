@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,8 +40,16 @@ def uuid_text(value: Any) -> str:
     return value.lower()
 
 
-def money(value: Any) -> Decimal:
-    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+PLAIN_AMOUNT = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?")
+
+
+def money(value: Any) -> str:
+    """An exact amount as plain digits: sent on as text, which ClickHouse reads exactly."""
+    if value is None or value == "":
+        return "0"
+    if isinstance(value, str) and PLAIN_AMOUNT.fullmatch(value):
+        return value  # the common case, already plain
+    return format(Decimal(str(value)), "f")
 
 
 EVENT_COLUMNS = (

@@ -14,12 +14,12 @@ class SinkSettings(FootfallSettings):
         description="chdb:///abs/dir (embedded), chdb://memory, or http://user:pass@host:8123/db",
     )
     group_id: str = "footfall-clickhouse-sink"
-    batch_max_rows: int = Field(default=5000, ge=1)
+    batch_max_rows: int = Field(default=5000, ge=1, description="Most records one poll takes.")
     batch_max_wait_s: float = Field(default=0.5, gt=0)
-    batches_in_flight: int = Field(
-        default=2,
+    insert_max_rows: int = Field(
+        default=50_000,
         ge=1,
-        description="Batches converted ahead of the one being inserted; each commits in order.",
+        description="Most rows one insert gathers while the previous one is being stored.",
     )
     fetch_max_wait_ms: int = Field(
         default=100, ge=1, description="Longest wait of a fetch: bounds the latency it adds."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +38,10 @@ from sinks.settings import SinkSettings
 
 log = logging.getLogger("footfall.sink")
 
-# Records converted between two chances for the event loop to hand an insert to ClickHouse.
+# Records converted between two chances for the event loop to move the stored batch on.
 YIELD_EVERY = 500
+# How long a poll waits while a batch is being stored and the next one already has rows.
+GATHER_WAIT_S = 0.02
 
 # A batch refused with one of these is retried row by row; rows still refused go to the DLQ.
 REJECTED: tuple[type[Exception], ...] = (
@@ -114,43 +116,45 @@ class ClickHouseWriter:
         consumer = self.consumer()
         consumer.subscribe([*self.tables, self.dlq_topic], listener=self.recovery)
         await consumer.start()
-        # Batches are inserted (one at a time, in order) while the next ones are fetched and
-        # converted; each commits only after its own insert and the commit of the one before.
-        storing: deque[asyncio.Task[None]] = deque()
+        # One batch is stored (inserted, then committed) at a time. Meanwhile the next polls are
+        # converted and gathered into the following batch, which so grows with the load (up to
+        # insert_max_rows): the busier ClickHouse is, the bigger and cheaper its inserts.
+        storing: asyncio.Task[None] | None = None
+        batch = Batch()
         try:
             while not stop.is_set():
+                busy = storing is not None and not storing.done()
+                wait_s = GATHER_WAIT_S if busy and batch.offsets else self.settings.batch_max_wait_s
                 polled = await consumer.getmany(
-                    timeout_ms=int(self.settings.batch_max_wait_s * 1000),
-                    max_records=self.settings.batch_max_rows,
+                    timeout_ms=int(wait_s * 1000), max_records=self.settings.batch_max_rows
                 )
-                if not polled:
+                await self.collect(polled, batch)
+                if not batch.offsets:
                     continue
-                batch = await self.collect(polled)
-                while len(storing) >= self.settings.batches_in_flight:
-                    await storing.popleft()
-                before = storing[-1] if storing else None
-                storing.append(asyncio.create_task(self.store(consumer, batch, before)))
-            while storing:
-                await storing.popleft()
+                if storing is not None:
+                    if not storing.done() and batch.size < self.settings.insert_max_rows:
+                        continue
+                    await storing
+                storing = asyncio.create_task(self.store(consumer, batch))
+                batch = Batch()
+            if storing is not None:
+                await storing
         finally:
-            for task in storing:
-                task.cancel()
+            if storing is not None and not storing.done():
+                storing.cancel()
             await consumer.stop()
 
-    async def store(
-        self, consumer: AIOKafkaConsumer, batch: Batch, before: asyncio.Task[None] | None
-    ) -> None:
-        """Insert the batch, then commit its offsets: never the other way round, never before
-        the batch ahead of it has committed (if that one failed, this one fails too)."""
+    async def store(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
+        """Insert the batch, then commit its offsets: never the other way round."""
         await self.write(batch)
-        if before is not None:
-            await before
         await consumer.commit(batch.offsets)
         self.recovery.recovering -= batch.recovering_events
 
-    async def collect(self, polled: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]) -> Batch:
-        """The polled records as rows; yields to the loop now and then so inserts can go on."""
-        batch = Batch()
+    async def collect(
+        self, polled: dict[TopicPartition, list[ConsumerRecord[Any, Any]]], batch: Batch
+    ) -> None:
+        """Add the polled records to ``batch`` as rows, yielding to the loop now and then so the
+        batch being stored can go on."""
         for tp, records in polled.items():
             if tp.topic == self.settings.topics.events and tp in self.recovery.recovering:
                 batch.recovering_events.add(tp)
@@ -159,7 +163,6 @@ class ClickHouseWriter:
                 if at % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
             batch.offsets[tp] = records[-1].offset + 1
-        return batch
 
     def add(self, batch: Batch, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
         if tp.topic == self.dlq_topic:
