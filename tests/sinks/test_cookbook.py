@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import clickhouse_connect
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
 from sinks.cookbook import CookbookError, recipe, recipes
-from sinks.migrate import migrate_up
 from sinks.rows import EVENTS, SEGMENT_CHANGES, to_row
+from tests.sinks.scratch import scratch_database
 
 SITE = "s"
 
@@ -136,25 +135,20 @@ SEGMENTS = [
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    client = clickhouse_connect.get_client(dsn="chdb://memory")
-    client.command("CREATE DATABASE IF NOT EXISTS cookbook_test")
-    client.command("USE cookbook_test")
-    migrate_up(client)
-    client.insert(
-        "events", [to_row(EVENTS, orjson.dumps(e)) for e in DATA], column_names=EVENTS.columns
-    )
-    changes = [
-        {"site_id": SITE, "profile_id": p, "segment": s, "change": c, "cause": "rule", "at": at}
-        for p, s, c, at in SEGMENTS
-    ]
-    client.insert(
-        "segment_changes",
-        [to_row(SEGMENT_CHANGES, orjson.dumps(c)) for c in changes],
-        column_names=SEGMENT_CHANGES.columns,
-    )
-    yield client
-    client.command("DROP DATABASE cookbook_test")
-    client.command("USE default")
+    with scratch_database("cookbook_test") as client:
+        client.insert(
+            "events", [to_row(EVENTS, orjson.dumps(e)) for e in DATA], column_names=EVENTS.columns
+        )
+        changes = [
+            {"site_id": SITE, "profile_id": p, "segment": s, "change": c, "cause": "rule", "at": at}
+            for p, s, c, at in SEGMENTS
+        ]
+        client.insert(
+            "segment_changes",
+            [to_row(SEGMENT_CHANGES, orjson.dumps(c)) for c in changes],
+            column_names=SEGMENT_CHANGES.columns,
+        )
+        yield client
 
 
 def run(client: Client, name: str, **params: str) -> list[dict[str, Any]]:

@@ -10,12 +10,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import clickhouse_connect
 import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from sinks.migrate import migrate_up
 from sinks.rows import (
     EVENTS,
     INSERT_FORMAT,
@@ -26,6 +24,7 @@ from sinks.rows import (
     exact_decimal,
     to_row,
 )
+from tests.sinks.scratch import scratch_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -72,13 +71,8 @@ def awkward_events() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    client = clickhouse_connect.get_client(dsn="chdb://memory")
-    client.command("CREATE DATABASE IF NOT EXISTS row_format_test")
-    client.command("USE row_format_test")
-    migrate_up(client)
-    yield client
-    client.command("DROP DATABASE row_format_test")
-    client.command("USE default")
+    with scratch_database("row_format_test") as client:
+        yield client
 
 
 def stored_both_ways(client: Client, table: Table, rows: list[list[Any]]) -> tuple[int, int]:
