@@ -7,6 +7,7 @@ import threading
 import time
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,6 +93,20 @@ def test_worker_killed_mid_stream_recovers_with_exact_profiles(
     assert sql.scalar("SELECT count() FROM events") == len(events)
 
 
+def engine_processes(stack: Stack) -> list[int]:
+    """PIDs of engine processes serving this stack's embedded store."""
+    store = stack.settings.store_dsn.encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+        except OSError:  # ended while we looked
+            continue
+        if b"sinks.engine" in command and store in command:
+            found.append(int(entry.name))
+    return found
+
+
 def test_sink_killed_mid_stream_stores_each_event_once(stack: Stack, sql: SqlClient) -> None:
     events = synthetic_events(customers=40, total=6000, seed=22)
     thread, report = send_in_background(stack, events)
@@ -100,7 +115,12 @@ def test_sink_killed_mid_stream_stores_each_event_once(stack: Stack, sql: SqlCli
         assert time.monotonic() < deadline
         time.sleep(0.1)
 
+    assert len(engine_processes(stack)) == 1  # the sink's own ClickHouse engine process
     stack.kill("sink")
+    deadline = time.monotonic() + 30
+    while engine_processes(stack):  # it ends with the sink and lets go of the store
+        assert time.monotonic() < deadline, "the engine process outlived the killed sink"
+        time.sleep(0.1)
     stack.restart("sink")
     thread.join(timeout=180)
     assert report.accepted == len(events)
