@@ -24,8 +24,6 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from sinks.clickhouse import Store, connect, is_embedded
 
-log = logging.getLogger("footfall.sink")
-
 START_TIMEOUT_S = 120.0
 # The child imports this module by name, so its answers unpickle as this module's classes.
 CHILD = "from sinks.engine import main; main()"
