@@ -27,9 +27,10 @@ from clickhouse_connect.driver.client import Client
 
 from footfall.kafka import ensure_topics, start_producer
 from footfall.stack import Stack, StackSettings, free_port
+from sinks.clickhouse import insert_rows
 from sinks.cookbook import recipes
 from sinks.migrate import migrate_up
-from sinks.rows import EVENTS, INSERT_FORMAT, encode, to_row
+from sinks.rows import EVENTS, to_row
 from sinks.settings import SinkSettings
 
 Say = Callable[[str], None]
@@ -118,7 +119,7 @@ def native_insert(client: Client, rows: list[list[Any]]) -> None:
 
 
 def json_columns_insert(client: Client, rows: list[list[Any]]) -> None:
-    client.raw_insert("events", list(EVENTS.columns), encode(rows), fmt=INSERT_FORMAT)
+    insert_rows(client, "events", EVENTS.columns, rows)
 
 
 def insert_rate(

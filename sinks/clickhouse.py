@@ -14,6 +14,8 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from sinks.rows import INSERT_FORMAT, encode
+
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, ConnectionError, TimeoutError)
 log = logging.getLogger("footfall.sink")
 
@@ -36,6 +38,11 @@ class Store(Protocol):
     ) -> Any: ...
 
     def close(self) -> None: ...
+
+
+def insert_rows(store: Store, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
+    """Store ``rows`` (values in ``columns`` order) as the sink does: as JSON columns."""
+    store.raw_insert(table, list(columns), encode(rows), fmt=INSERT_FORMAT)
 
 
 class StoreLocked(RuntimeError):
@@ -79,7 +86,9 @@ def connect(dsn: str) -> Client:
         try:
             return clickhouse_connect.get_client(dsn=location)
         except Exception as exc:  # chDB says why on stderr only; the lock tells
-            if location != "chdb://memory" and owned_elsewhere(Path(location[7:])):
+            if location != "chdb://memory" and owned_elsewhere(
+                Path(location.removeprefix("chdb://"))
+            ):
                 raise StoreLocked(
                     f"{dsn} is owned by another process (only one process may open an "
                     "embedded store; query it through the sink's SQL endpoint instead)"

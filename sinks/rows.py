@@ -271,16 +271,12 @@ def dlq_row(record: dict[str, Any], topic: str, partition: int, offset: int) -> 
 INSERT_FORMAT = "JSONCompactColumns"
 
 
-def exact_decimal(value: Any) -> str:
-    """orjson's fallback: Decimals as plain digits (``1E+2`` would not parse as a Decimal)."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    raise TypeError(f"{type(value).__name__} cannot be stored: {value!r}")
-
-
 def encode(rows: list[list[Any]]) -> bytes:
-    """Rows of one table as an ``INSERT_FORMAT`` body, columns in the table's column order."""
-    return orjson.dumps(list(zip(*rows, strict=True)), default=exact_decimal)
+    """Rows of one table as an ``INSERT_FORMAT`` body, columns in the table's column order.
+
+    The row functions give only what JSON carries (amounts as text); anything else is a
+    TypeError naming its type."""
+    return orjson.dumps(list(zip(*rows, strict=True)))
 
 
 def decode(value: bytes | None) -> dict[str, Any]:

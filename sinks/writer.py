@@ -17,11 +17,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from sinks.clickhouse import TRANSIENT_ERRORS, Store
+from sinks.clickhouse import TRANSIENT_ERRORS, Store, insert_rows
 from sinks.rows import (
     DLQ_COLUMNS,
     EVENTS,
-    INSERT_FORMAT,
     OVERFLOW_EVENTS,
     PROFILES,
     SEGMENT_CHANGES,
@@ -31,7 +30,6 @@ from sinks.rows import (
     Table,
     decode,
     dlq_row,
-    encode,
     to_row,
 )
 from sinks.settings import SinkSettings
@@ -231,7 +229,7 @@ class ClickHouseWriter:
 
     def insert(self, table: str, rows: list[list[Any]]) -> None:
         columns = DLQ_COLUMNS if table == "dlq_events" else self.columns_of(table)
-        self.client.raw_insert(table, list(columns), encode(rows), fmt=INSERT_FORMAT)
+        insert_rows(self.client, table, columns, rows)
 
     def columns_of(self, table: str) -> tuple[str, ...]:
         for candidate in self.tables.values():

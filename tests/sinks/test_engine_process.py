@@ -11,10 +11,10 @@ import orjson
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from sinks.clickhouse import StoreLocked
+from sinks.clickhouse import StoreLocked, insert_rows
 from sinks.engine import EngineClient, EngineGone
 from sinks.migrate import migrate_up
-from sinks.rows import EVENTS, INSERT_FORMAT, encode, to_row
+from sinks.rows import EVENTS, to_row
 from tests.sinks.test_cookbook import event
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -36,7 +36,7 @@ def test_statements_run_in_the_engine_process_and_answer_like_the_client(
         to_row(EVENTS, orjson.dumps(event("page_view", f"c{n}", "2026-11-02T08:50:00Z", "s")))
         for n in range(3)
     ]
-    engine.raw_insert("events", EVENTS.columns, encode(rows), fmt=INSERT_FORMAT)
+    insert_rows(engine, "events", EVENTS.columns, rows)
     answer = engine.query(
         "SELECT anonymous_id FROM events WHERE site_id = {site:String} ORDER BY anonymous_id",
         parameters={"site": rows[0][1]},

@@ -14,14 +14,13 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from sinks.clickhouse import insert_rows
 from sinks.rows import (
     EVENTS,
-    INSERT_FORMAT,
     PROFILES,
     WEBHOOK_ATTEMPTS,
     Table,
     encode,
-    exact_decimal,
     to_row,
 )
 from tests.sinks.scratch import scratch_database
@@ -80,7 +79,7 @@ def stored_both_ways(client: Client, table: Table, rows: list[list[Any]]) -> tup
     client.command(f"CREATE TABLE native_{table.name} AS {table.name}")
     client.command(f"CREATE TABLE json_{table.name} AS {table.name}")
     client.insert(f"native_{table.name}", rows, column_names=table.columns)
-    client.raw_insert(f"json_{table.name}", table.columns, encode(rows), fmt=INSERT_FORMAT)
+    insert_rows(client, f"json_{table.name}", table.columns, rows)
     columns = ", ".join(table.columns)
     native = f"SELECT {columns} FROM native_{table.name}"
     json = f"SELECT {columns} FROM json_{table.name}"
@@ -133,7 +132,5 @@ def test_profiles_and_webhook_attempts_are_stored_the_same(client: Client) -> No
 
 
 def test_a_value_json_cannot_carry_is_refused_with_its_type() -> None:
-    with pytest.raises(TypeError, match="complex cannot be stored"):
-        exact_decimal(1j)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="complex"):
         encode([[1j]])
