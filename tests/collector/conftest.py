@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from collector.app import create_app
 from collector.settings import CollectorSettings, Site
-from footfall.stack import broker_binary, free_port, port_open
+from footfall.brokers import BrokerProcess, free_port, start_broker
+from tests.conftest import TEST_BROKER
 
 SHOP_A = Site.model_validate(
     {
@@ -35,52 +36,16 @@ SHOP_B = Site.model_validate(
 )
 
 
-class Broker:
-    """A Tansu broker on a free port, stopped by its PID."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        self.log = (log_dir / f"broker-{self.port}.log").open("wb")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        url = f"tcp://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                str(broker_binary()),
-                "broker",
-                *("--listener-url", url, "--advertised-listener-url", url),
-                *("--storage-engine", "memory://tansu/"),
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 20
-        while not port_open(self.port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("broker did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.process = None
-
-
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    running = Broker(tmp_path)
-    running.start()
-    yield running
-    running.stop()
-    running.log.close()
+def broker(tmp_path: Path) -> Iterator[BrokerProcess]:
+    with start_broker(TEST_BROKER, tmp_path) as running:
+        yield running
 
 
 def collector_settings(bootstrap: str, **overrides: object) -> CollectorSettings:
     values: dict[str, object] = {
         "kafka_bootstrap_servers": bootstrap,
+        "broker_kind": TEST_BROKER,
         "topic_prefix": "t.",
         "partitions": 2,
         "sites": [SHOP_A, SHOP_B],
@@ -128,6 +93,7 @@ class Uvicorn:
             os.environ
             | {
                 "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+                "FOOTFALL_BROKER_KIND": settings.broker_kind.value,
                 "FOOTFALL_PORT": str(self.port),
                 "FOOTFALL_TOPIC_PREFIX": settings.topic_prefix,
                 "FOOTFALL_PARTITIONS": str(settings.partitions),

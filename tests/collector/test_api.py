@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from collector.settings import CollectorSettings, hash_key
-from tests.collector.conftest import Broker, collector_settings
+from footfall.brokers import BrokerProcess
+from tests.collector.conftest import collector_settings
 from tests.collector.events import order, page_view
 from tests.collector.kafka_read import read_topic
 
@@ -27,7 +28,7 @@ def ids(records: list[dict[str, object]]) -> set[object]:
 
 
 def test_batch_event_gzip_and_text_plain_all_reach_kafka(
-    broker: Broker, make_client: MakeClient
+    broker: BrokerProcess, make_client: MakeClient
 ) -> None:
     client = make_client(collector_settings(broker.bootstrap))
     one, two, three, four = page_view(), page_view(), page_view(), page_view()
@@ -52,7 +53,7 @@ def test_batch_event_gzip_and_text_plain_all_reach_kafka(
 
 
 def test_a_key_of_one_site_never_writes_into_another_site(
-    broker: Broker, make_client: MakeClient
+    broker: BrokerProcess, make_client: MakeClient
 ) -> None:
     client = make_client(collector_settings(broker.bootstrap))
     forged = page_view() | {"site_id": "shop-b"}
@@ -73,7 +74,7 @@ def test_a_key_of_one_site_never_writes_into_another_site(
     assert stored[0]["event_id"] == forged["event_id"]
 
 
-def test_cors_is_answered_per_site(broker: Broker, make_client: MakeClient) -> None:
+def test_cors_is_answered_per_site(broker: BrokerProcess, make_client: MakeClient) -> None:
     client = make_client(collector_settings(broker.bootstrap))
     preflight = {"Access-Control-Request-Method": "POST"}
     ok = client.options("/v1/batch", headers=preflight | {"Origin": "https://a.example"})
@@ -85,7 +86,9 @@ def test_cors_is_answered_per_site(broker: Broker, make_client: MakeClient) -> N
     assert own.status_code == 204
 
 
-def test_money_is_trusted_only_from_the_secret_key(broker: Broker, make_client: MakeClient) -> None:
+def test_money_is_trusted_only_from_the_secret_key(
+    broker: BrokerProcess, make_client: MakeClient
+) -> None:
     client = make_client(collector_settings(broker.bootstrap))
     from_browser, from_server = order(), order()
     client.post("/v1/batch", json={"write_key": "a-write", "batch": [from_browser]})
@@ -95,7 +98,7 @@ def test_money_is_trusted_only_from_the_secret_key(broker: Broker, make_client: 
 
 
 def test_hot_keys_bots_and_floods_go_to_the_overflow_topic(
-    broker: Broker, make_client: MakeClient
+    broker: BrokerProcess, make_client: MakeClient
 ) -> None:
     client = make_client(collector_settings(broker.bootstrap, flood_threshold=3))
     normal = page_view("browser-1")
@@ -116,7 +119,9 @@ def test_hot_keys_bots_and_floods_go_to_the_overflow_topic(
     assert overflow == expected
 
 
-def test_duplicates_within_the_window_are_dropped(broker: Broker, make_client: MakeClient) -> None:
+def test_duplicates_within_the_window_are_dropped(
+    broker: BrokerProcess, make_client: MakeClient
+) -> None:
     client = make_client(collector_settings(broker.bootstrap))
     event = page_view()
     first = client.post("/v1/batch", json={"write_key": "a-write", "batch": [event, event]})
@@ -127,7 +132,7 @@ def test_duplicates_within_the_window_are_dropped(broker: Broker, make_client: M
 
 
 def test_country_comes_from_the_configured_ip_range_file(
-    broker: Broker, make_client: MakeClient, tmp_path: Path
+    broker: BrokerProcess, make_client: MakeClient, tmp_path: Path
 ) -> None:
     ranges = tmp_path / "ranges.csv"
     ranges.write_text("start_ip,end_ip,country\n127.0.0.0,127.255.255.255,NZ\n")
@@ -140,7 +145,7 @@ def test_country_comes_from_the_configured_ip_range_file(
     assert stored[0]["context"]["ip"] == "127.1.2.0"
 
 
-def test_metrics_health_and_openapi(broker: Broker, make_client: MakeClient) -> None:
+def test_metrics_health_and_openapi(broker: BrokerProcess, make_client: MakeClient) -> None:
     client = make_client(collector_settings(broker.bootstrap))
     client.post("/v1/batch", json={"write_key": "a-write", "batch": [page_view(), {"type": 1}]})
     text = client.get("/metrics").text

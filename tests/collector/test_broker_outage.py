@@ -16,14 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.collector.conftest import Broker, Uvicorn, collector_settings
+from footfall.brokers import BrokerProcess
+from tests.collector.conftest import Uvicorn, collector_settings
 from tests.collector.events import page_view
 from tests.collector.kafka_read import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
-def test_no_2xx_for_an_event_kafka_does_not_hold(broker: Broker, tmp_path: Path) -> None:
+def test_no_2xx_for_an_event_kafka_does_not_hold(broker: BrokerProcess, tmp_path: Path) -> None:
     settings = collector_settings(broker.bootstrap)
     server = Uvicorn(settings, tmp_path / "collector.log", {"FOOTFALL_PRODUCE_TIMEOUT_S": "1"})
     acknowledged: set[str] = set()

@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.collector.conftest import Broker, collector_settings
+from footfall.brokers import start_broker
+from tests.collector.conftest import collector_settings
 from tests.collector.events import page_view
+from tests.conftest import TEST_BROKER
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -72,8 +74,7 @@ headers = st.fixed_dictionaries(
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    broker = Broker(tmp_path_factory.mktemp("fuzz"))
-    broker.start()
+    broker = start_broker(TEST_BROKER, tmp_path_factory.mktemp("fuzz"))
     app_settings = collector_settings(broker.bootstrap, rate_limit_per_key="1000000/second")
     from collector.app import create_app
     from tests.collector.conftest import wait_ready
@@ -81,7 +82,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     with TestClient(create_app(app_settings), raise_server_exceptions=False) as running:
         wait_ready(running)
         yield running
-    broker.stop()
+    broker.kill()
 
 
 def check(answer: Any) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.collector.conftest import Broker, Uvicorn, collector_settings
+from footfall.brokers import BrokerProcess
+from tests.collector.conftest import Uvicorn, collector_settings
 from tests.collector.events import page_view
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -21,7 +22,7 @@ def send(client: TestClient, key: str) -> int:
 
 
 def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
-    broker: Broker, make_client: Callable[..., TestClient]
+    broker: BrokerProcess, make_client: Callable[..., TestClient]
 ) -> None:
     client = make_client(collector_settings(broker.bootstrap, rate_limit_per_key="5/minute"))
     assert [send(client, "a-write") for _ in range(5)] == [200] * 5
@@ -33,7 +34,7 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
 
 
 def test_one_ip_over_its_rate_limit_gets_429_whatever_the_key(
-    broker: Broker, make_client: Callable[..., TestClient]
+    broker: BrokerProcess, make_client: Callable[..., TestClient]
 ) -> None:
     settings = collector_settings(broker.bootstrap, rate_limit_per_ip="3/minute")
     client = make_client(settings, "198.51.100.7")
@@ -43,7 +44,7 @@ def test_one_ip_over_its_rate_limit_gets_429_whatever_the_key(
     assert send(other_ip, "b-secret") == 200
 
 
-def test_a_body_that_trickles_in_too_slowly_gets_408(broker: Broker, tmp_path: Path) -> None:
+def test_a_body_that_trickles_in_too_slowly_gets_408(broker: BrokerProcess, tmp_path: Path) -> None:
     settings = collector_settings(broker.bootstrap)
     server = Uvicorn(settings, tmp_path / "collector.log", {"FOOTFALL_BODY_TIMEOUT_S": "1"})
     try:

@@ -12,14 +12,15 @@ import pytest
 from segment.analytics.client import Client
 
 from collector.segment import SEGMENT_NAMESPACE, to_footfall
-from tests.collector.conftest import Broker, Uvicorn, collector_settings
+from footfall.brokers import BrokerProcess
+from tests.collector.conftest import Uvicorn, collector_settings
 from tests.collector.kafka_read import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 @pytest.fixture
-def collector(broker: Broker, tmp_path: Path) -> Iterator[Uvicorn]:
+def collector(broker: BrokerProcess, tmp_path: Path) -> Iterator[Uvicorn]:
     server = Uvicorn(collector_settings(broker.bootstrap), tmp_path / "collector.log")
     yield server
     server.stop()
@@ -37,7 +38,7 @@ def sdk(url: str, key: str, errors: list[Any], gzip: bool) -> Client:
 
 @pytest.mark.parametrize("gzip", [False, True])
 def test_segment_sdk_events_land_as_footfall_events(
-    broker: Broker, collector: Uvicorn, gzip: bool
+    broker: BrokerProcess, collector: Uvicorn, gzip: bool
 ) -> None:
     errors: list[Any] = []
     client = sdk(collector.url, "a-secret", errors, gzip)

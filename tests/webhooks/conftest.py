@@ -17,14 +17,15 @@ import httpx
 import orjson
 import pytest
 
+from footfall.brokers import free_port, start_broker
 from footfall.config import FootfallSettings, Topics
 from footfall.kafka import ensure_topics
-from footfall.stack import broker_binary, free_port, port_open
 from schemas.webhooks import Subscription
 from sinks.webhooks.signing import new_secret
 from sinks.webhooks.subscriptions import to_toml
 from tests.collector import kafka_read
 from tests.collector.kafka_read import write_records
+from tests.conftest import TEST_BROKER
 from tests.webhooks.receiver import Receiver
 
 ADMIN_TOKEN = "test-admin"
@@ -33,38 +34,14 @@ PARTITIONS = 2
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "broker.log").open("wb")
-    listener = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            str(broker_binary()),
-            "broker",
-            "--listener-url",
-            listener,
-            "--advertised-listener-url",
-            listener,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while not port_open(port):
-            assert process.poll() is None, "broker exited"
-            assert time.monotonic() < deadline, "broker did not start"
-            time.sleep(0.05)
-        bootstrap = f"127.0.0.1:{port}"
-        settings = FootfallSettings(kafka_bootstrap_servers=bootstrap, partitions=PARTITIONS)
+    with start_broker(TEST_BROKER, tmp_path) as running:
+        settings = FootfallSettings(
+            kafka_bootstrap_servers=running.bootstrap,
+            broker_kind=TEST_BROKER,
+            partitions=PARTITIONS,
+        )
         asyncio.run(ensure_topics(settings))
-        yield bootstrap
-    finally:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(5)
-        log.close()
+        yield running.bootstrap
 
 
 @pytest.fixture
