@@ -20,9 +20,10 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
@@ -171,6 +172,8 @@ class KafkaBroker:
     controller_port: int
     heap_mb: int = 1024
     kind: BrokerKind = BrokerKind.kafka
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. a SASL listener
+    probe_options: dict[str, Any] = field(default_factory=dict)  # how readiness connects
 
     @property
     def log_dir(self) -> Path:
@@ -202,7 +205,7 @@ class KafkaBroker:
     def prepare(self) -> None:
         """Write the configuration; format the storage once (the cluster id stays with it)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        props = kafka_properties(self.log_dir, self.port, self.controller_port)
+        props = kafka_properties(self.log_dir, self.port, self.controller_port, self.extra)
         self.config_file.write_text(properties_text(props))
         (self.home / "log4j2.properties").write_text(LOG4J2)
         if self.has_state():
@@ -232,7 +235,9 @@ class KafkaBroker:
         return [*self.java(), KAFKA_MAIN, str(self.config_file)]
 
     def ready(self) -> bool:
-        return port_open(self.port) and metadata_answers(f"127.0.0.1:{self.port}")
+        return port_open(self.port) and metadata_answers(
+            f"127.0.0.1:{self.port}", **self.probe_options
+        )
 
 
 @dataclass
@@ -351,11 +356,11 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def metadata_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
+def metadata_answers(bootstrap: str, timeout_s: float = 3.0, **options: Any) -> bool:
     """The broker answers a metadata request with itself as a live, unfenced node."""
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000, **options)
         try:
             await asyncio.wait_for(admin.start(), timeout_s)
             cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
@@ -365,4 +370,6 @@ def metadata_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
         finally:
             await admin.close()
 
-    return asyncio.run(probe())
+    # In a thread of its own: the caller may be inside an event loop (an async test, a bench).
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(probe())).result()

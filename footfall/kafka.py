@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.codec import has_lz4
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from footfall.config import BrokerKind, FootfallSettings
 
@@ -28,7 +30,7 @@ async def ensure_topics(settings: FootfallSettings, timeout: float = 30.0) -> li
     """
     topics = settings.topics
     deadline = asyncio.get_running_loop().time() + timeout
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     while True:
         try:
             await admin.start()
@@ -61,10 +63,40 @@ async def ensure_topics(settings: FootfallSettings, timeout: float = 30.0) -> li
         await admin.close()
 
 
+def tls_context(settings: FootfallSettings) -> ssl.SSLContext | None:
+    """The TLS context of every Kafka client, or None on a plaintext connection."""
+    if not settings.kafka_uses_tls:
+        return None
+    context: ssl.SSLContext = create_ssl_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+        certfile=str(settings.kafka_ssl_certfile) if settings.kafka_ssl_certfile else None,
+        keyfile=str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+    )
+    return context
+
+
+def client_options(settings: FootfallSettings) -> dict[str, Any]:
+    """Where Kafka is and how to authenticate: the options every aiokafka client takes."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    context = tls_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if settings.kafka_uses_sasl:
+        password = settings.kafka_sasl_password
+        options |= {
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": password.get_secret_value() if password else None,
+        }
+    return options
+
+
 def producer_options(settings: FootfallSettings) -> dict[str, Any]:
     """Options for an aiokafka producer that never loses an acknowledged record."""
-    return {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
+    return client_options(settings) | {
         "acks": "all",
         "enable_idempotence": settings.broker_kind is BrokerKind.kafka,
         "compression_type": "lz4" if has_lz4() else "gzip",

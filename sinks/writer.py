@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from footfall.kafka import client_options
 from sinks.clickhouse import TRANSIENT_ERRORS, Store, insert_rows
 from sinks.rows import (
     DLQ_COLUMNS,
@@ -100,7 +101,7 @@ class ClickHouseWriter:
 
     def consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **client_options(self.settings),
             group_id=self.settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -15,12 +15,14 @@ from typing import Any
 import faust
 
 from stream_processors.settings import WorkerSettings
+from stream_processors.transport import credentials
 
 
 def build_relay(settings: WorkerSettings, expected: int) -> faust.App:
     app = faust.App(
         f"{settings.app_id}-relay",
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        broker_credentials=credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,

@@ -17,9 +17,13 @@ from collections import defaultdict
 from typing import Any
 
 import faust
+from faust.auth import SASLCredentials, SSLCredentials
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
+from faust.types.auth import SASLMechanism
 
+from footfall.config import FootfallSettings
+from footfall.kafka import tls_context
 from stream_processors.continuity import Verdict
 
 
@@ -51,9 +55,19 @@ class ReadOffsets(defaultdict[TP, int | None]):
         self.rewinds.pop(tp, None)
 
 
-def transport_class(fetch_max_wait_ms: int, gapless: frozenset[str]) -> type[driver.Transport]:
+def transport_class(
+    fetch_max_wait_ms: int, gapless: frozenset[str], idempotent: bool = True
+) -> type[driver.Transport]:
     """A Faust Kafka transport whose worker consumer waits at most ``fetch_max_wait_ms``
-    and never commits past a hole in the ``gapless`` topics."""
+    and never commits past a hole in the ``gapless`` topics, and whose producer is
+    idempotent (Faust turns idempotence on only inside transactions; Tansu has none)."""
+
+    class Producer(driver.Producer):
+        def _settings_extra(self) -> Any:
+            extra = dict(super()._settings_extra())
+            if idempotent:
+                extra |= {"acks": "all", "enable_idempotence": True}
+            return extra
 
     class Thread(driver.AIOKafkaConsumerThread):
         def _create_worker_consumer(self, transport: Any) -> Any:
@@ -100,6 +114,7 @@ def transport_class(fetch_max_wait_ms: int, gapless: frozenset[str]) -> type[dri
         pass
 
     Transport.Consumer = Consumer
+    Transport.Producer = Producer
     return Transport
 
 
@@ -108,7 +123,24 @@ class WorkerApp(faust.App):
 
     fetch_max_wait_ms = 1500
     gapless_topics: frozenset[str] = frozenset()
+    idempotent_producer = True
 
     def _new_transport(self) -> Any:
-        transport = transport_class(self.fetch_max_wait_ms, self.gapless_topics)
+        transport = transport_class(
+            self.fetch_max_wait_ms, self.gapless_topics, self.idempotent_producer
+        )
         return transport(self.conf.broker_consumer, self)
+
+
+def credentials(settings: FootfallSettings) -> Any:
+    """Faust's form of the Kafka security settings (None for plaintext)."""
+    if settings.kafka_uses_sasl:
+        password = settings.kafka_sasl_password
+        return SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            mechanism=SASLMechanism(settings.kafka_sasl_mechanism),
+            ssl_context=tls_context(settings),
+        )
+    context = tls_context(settings)
+    return SSLCredentials(context) if context is not None else None

@@ -16,6 +16,7 @@ import faust
 import orjson
 from pydantic import ValidationError
 
+from footfall.config import BrokerKind
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile, StageTransition
 from schemas.segments import SegmentChange
@@ -47,7 +48,7 @@ from stream_processors.segments import figures_used, leave_all, load_config
 from stream_processors.settings import WorkerSettings
 from stream_processors.snapshots import Throttle
 from stream_processors.table_codec import register_table_codec
-from stream_processors.transport import WorkerApp
+from stream_processors.transport import WorkerApp, credentials
 from stream_processors.views import add_views
 
 log = logging.getLogger("footfall.worker")
@@ -61,6 +62,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
     app = WorkerApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        broker_credentials=credentials(settings),
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
@@ -81,6 +83,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         web_enabled=True,
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms  # before the transport is made
+    app.idempotent_producer = settings.broker_kind is BrokerKind.kafka
     app.gapless_topics = frozenset({topics.events, topics.identified})
     events_topic = app.topic(topics.events, partitions=settings.partitions)
     identified_topic = app.topic(topics.identified, partitions=settings.partitions)

@@ -18,6 +18,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
+from footfall.kafka import client_options
 from schemas.webhooks import Delivery
 from sinks.webhooks.dispatcher import Dispatcher, utcnow
 from sinks.webhooks.tracking import OffsetTracker
@@ -47,7 +48,7 @@ class Reader:
         self.name = name
         settings = dispatcher.settings
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **client_options(settings),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -146,7 +147,7 @@ async def follow_profiles(dispatcher: Dispatcher, stop: asyncio.Event) -> None:
     topic = settings.topics.profiles
     state = dispatcher.state
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -7,6 +7,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from footfall.kafka import client_options
 from schemas.webhooks import Delivery
 from sinks.webhooks.settings import WebhookSettings
 
@@ -39,7 +40,7 @@ async def read_dlq(settings: WebhookSettings) -> list[Delivery]:
     """
     topic = settings.topics.webhooks_dlq
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
