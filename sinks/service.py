@@ -14,9 +14,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from footfall.lag import LagCollector, LagMonitor
 from sinks.clickhouse import Store, open_when_available
 from sinks.engine import open_store
 from sinks.migrate import apply_events_ttl, migrate_up
@@ -60,19 +62,23 @@ async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio
 def create_app(settings: SinkSettings | None = None) -> FastAPI:
     settings = settings or SinkSettings()
     state = SinkState()
+    lag = LagMonitor(settings.kafka_bootstrap_servers, [settings.group_id])
+    registry = CollectorRegistry()
+    registry.register(LagCollector(lag))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = asyncio.create_task(open_and_write(settings, state, stop))
         task.add_done_callback(crash_on_failure)
+        lag_task = asyncio.create_task(lag.run(stop))  # counts the broker's errors
         try:
             yield
         finally:
             stop.set()
             if state.writer is None:
                 task.cancel()
-            await asyncio.wait([task], timeout=10)
+            await asyncio.wait([task, lag_task], timeout=10)
 
     app = FastAPI(title="Footfall ClickHouse sink", lifespan=lifespan)
     app.state.sink = state
@@ -84,6 +90,11 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
         if state.writer is None:
             return JSONResponse({"ready": False, "waiting_for": state.waiting_for}, 503)
         return JSONResponse({"ready": True})
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus metrics: the sink group's lag per partition, read in the background."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:

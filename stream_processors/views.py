@@ -1,14 +1,18 @@
-"""The worker's HTTP views: live profile lookup and identity history, routed to the owner."""
+"""The worker's HTTP views: live profile lookup and identity history, routed to the owner,
+and the worker group's consumer lag for Prometheus."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from faust.exceptions import SameNode
 from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from footfall.lag import LagCollector, LagMonitor
 from schemas.profile import Profile
 from stream_processors.figures import figures
 from stream_processors.identity import BrowserIdentity, table_key
@@ -23,8 +27,9 @@ def add_views(
     settings: WorkerSettings,
     rules: ProfileRules,
 ) -> None:
-    """``GET /profiles/{site}/{profile_id}`` (an anonymous profile's id is ``anon-<id>``)
-    and ``GET /identity/{site}/{anonymous_id}``."""
+    """``GET /profiles/{site}/{profile_id}`` (an anonymous profile's id is ``anon-<id>``),
+    ``GET /identity/{site}/{anonymous_id}`` and ``GET /metrics``."""
+    add_metrics_view(app, settings)
     identified = settings.topics.identified
     events = settings.topics.events
 
@@ -67,3 +72,27 @@ def add_views(
             return self.json(
                 {"site_id": site, "anonymous_id": anonymous_id} | history.model_dump(mode="json")
             )
+
+
+def add_metrics_view(app: faust.App, settings: WorkerSettings) -> None:
+    """``GET /metrics``: the lag of the worker's group (its app id) per partition.
+
+    The reading starts at the first partition assignment, from the app's own loop: Faust
+    starts tasks and timers only after table recovery, and the lag matters most while a
+    long recovery holds consumption back. Faust stops the reading with the app.
+    """
+    monitor = LagMonitor(settings.kafka_bootstrap_servers, [settings.app_id])
+    registry = CollectorRegistry()
+    registry.register(LagCollector(monitor))
+    reading: list[asyncio.Future[None]] = []
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def start_reading(sender: Any, *_: Any, **__: Any) -> None:
+        if not reading:
+            reading.append(app.add_future(monitor.run()))
+
+    @app.page("/metrics")
+    class MetricsView(View):
+        async def get(self, request: Request) -> Response:
+            body = generate_latest(registry)
+            return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -11,6 +11,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from footfall.kafka import ensure_topics, start_producer
+from footfall.lag import LagCollector, LagMonitor
 from sinks.webhooks.admin import admin_router
 from sinks.webhooks.consumers import InputReader, RetryReader, follow_profiles
 from sinks.webhooks.dispatcher import Dispatcher, crash_on_failure, utcnow
@@ -35,7 +36,8 @@ def create_app(settings: WebhookSettings | None = None) -> FastAPI:
         await ensure_topics(settings)
         producer = await start_producer(settings)
         sender = Sender(settings.webhooks)
-        dispatcher = Dispatcher(settings, store, state, sender, producer, DeliveryMetrics())
+        metrics = DeliveryMetrics()
+        dispatcher = Dispatcher(settings, store, state, sender, producer, metrics)
         holder["dispatcher"] = dispatcher
         app.include_router(admin_router(dispatcher))
         topics = settings.topics
@@ -43,13 +45,16 @@ def create_app(settings: WebhookSettings | None = None) -> FastAPI:
         inputs = InputReader(
             dispatcher, settings.group_id, [topics.journey, topics.segments, topics.events], "input"
         )
-        retries = RetryReader(
-            dispatcher, f"{settings.group_id}-retry", [topics.webhooks_retry], "retry"
+        retries = RetryReader(dispatcher, settings.retry_group_id, [topics.webhooks_retry], "retry")
+        lag = LagMonitor(
+            settings.kafka_bootstrap_servers, [settings.group_id, settings.retry_group_id]
         )
+        metrics.registry.register(LagCollector(lag))  # served by the admin API's /metrics
         tasks = [
             asyncio.create_task(inputs.run(inputs.handle, stop)),
             asyncio.create_task(retries.run(retries.handle, stop)),
             asyncio.create_task(follow_profiles(dispatcher, stop)),
+            asyncio.create_task(lag.run(stop)),  # counts the broker's errors, never raises them
         ]
         for task in tasks:
             task.add_done_callback(crash_on_failure)

@@ -62,6 +62,11 @@ class WebhookSettings(FootfallSettings):
     webhooks: DeliveryPolicy = DeliveryPolicy()
 
     @property
+    def retry_group_id(self) -> str:
+        """The retry reader's group: its own offsets, so retries never hold the input back."""
+        return f"{self.group_id}-retry"
+
+    @property
     def subscriptions_path(self) -> Path:
         return self.webhooks.subscriptions_file or self.data_dir / "subscriptions.toml"
 
