@@ -15,8 +15,10 @@ from urllib.parse import urlparse
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from footfall.lag import LagWatch
 from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import Stack, StackError, StackSettings
 from sinks.bench import bench_sink_command
@@ -107,14 +109,17 @@ def up(
     sql = sql_client(settings)
     started = time.monotonic()
     try:
-        with Live(console=console, refresh_per_second=1, transient=True) as live:
+        with (
+            Live(console=console, refresh_per_second=1, transient=True) as live,
+            stack_lag(settings) as lag,
+        ):
             while True:
                 dead = stack.dead()
                 if dead:
                     for child in dead:
                         err.print(f"[red]{child.name} exited[/red]; {stack.tail(child)}")
                     raise typer.Exit(1)
-                live.update(status_line(sql, started))
+                live.update(status_line(sql, started, lag))
                 time.sleep(1)
     except KeyboardInterrupt:
         console.print("stopping…")
@@ -124,14 +129,38 @@ def up(
         console.print("stack stopped")
 
 
-def status_line(sql: SqlClient, started: float) -> str:
+def status_line(sql: SqlClient, started: float, lag: LagWatch | None = None) -> str:
     try:
         events = sql.scalar("SELECT count() FROM events")
         profiles = sql.scalar("SELECT uniqExact(profile_id) FROM profiles")
         stored = f"{events:,} events, {profiles:,} profiles stored"
     except (QueryError, OSError) as exc:
         stored = f"store not answering ({exc})"
-    return f"[dim]up {time.monotonic() - started:.0f}s · all processes running · {stored}[/dim]"
+    behind = f" · {escape(lag.summary())}" if lag is not None else ""
+    return (
+        f"[dim]up {time.monotonic() - started:.0f}s · all processes running · {stored}"
+        f"{behind}[/dim]"
+    )
+
+
+def consumer_groups() -> dict[str, list[str]]:
+    """The stack's consumer groups by process, named by each process's own settings: the
+    children read the same ``FOOTFALL_*`` environment and TOML file as this command."""
+    from sinks.settings import SinkSettings
+    from sinks.webhooks.settings import WebhookSettings
+    from stream_processors.settings import WorkerSettings
+
+    webhooks = WebhookSettings()
+    return {
+        "worker": [WorkerSettings().app_id],
+        "sink": [SinkSettings().group_id],
+        "webhooks": [webhooks.group_id, webhooks.retry_group_id],
+    }
+
+
+def stack_lag(settings: StackSettings) -> LagWatch:
+    """Lag per process for the status line, read every few seconds on a thread of its own."""
+    return LagWatch(settings.bootstrap, consumer_groups())
 
 
 @app.command()
