@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -22,11 +23,16 @@ class BrokerUnavailable(RuntimeError):
     """Kafka could not be reached within the allowed time."""
 
 
-async def ensure_topics(settings: FootfallSettings, timeout: float = 30.0) -> list[str]:
-    """Create every Footfall topic with explicit partition counts; returns those created.
+async def ensure_topics(
+    settings: FootfallSettings, timeout: float = 30.0, extra: Sequence[NewTopic] = ()
+) -> list[str]:
+    """Create every Footfall topic with explicit partition counts, and the ``extra`` ones;
+    returns those created.
 
     Topics that already exist are left as they are: the broker is never relied on to
-    auto-create a topic.
+    auto-create a topic. A created topic is returned only once the broker's metadata lists
+    every partition of it with a leader: Apache Kafka answers CreateTopics a moment before,
+    and a consumer group that assigns partitions in that moment leaves the topic out.
     """
     topics = settings.topics
     deadline = asyncio.get_running_loop().time() + timeout
@@ -53,14 +59,32 @@ async def ensure_topics(settings: FootfallSettings, timeout: float = 30.0) -> li
             for name in topics.all()
             if name not in existing
         ]
+        wanted += [topic for topic in extra if topic.name not in existing]
         if wanted:
             try:
                 await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 log.info("topics created concurrently by another process")
+        while wanted and not all_led(await admin.describe_topics([t.name for t in wanted]), wanted):
+            if asyncio.get_running_loop().time() > deadline:
+                raise BrokerUnavailable(
+                    f"Kafka at {settings.kafka_bootstrap_servers} created "
+                    f"{', '.join(t.name for t in wanted)} but does not list them with leaders"
+                )
+            await asyncio.sleep(0.1)
         return [topic.name for topic in wanted]
     finally:
         await admin.close()
+
+
+def all_led(described: list[dict[str, Any]], wanted: Sequence[NewTopic]) -> bool:
+    """Every partition of every ``wanted`` topic is in the metadata with a leader. Pure."""
+    led = {
+        topic["topic"]: sum(p["error_code"] == 0 and p["leader"] >= 0 for p in topic["partitions"])
+        for topic in described
+        if topic["error_code"] == 0
+    }
+    return all(led.get(topic.name, 0) >= topic.num_partitions for topic in wanted)
 
 
 def tls_context(settings: FootfallSettings) -> ssl.SSLContext | None:

@@ -14,6 +14,8 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.admin import NewTopic
+from mode.utils.times import want_seconds
 from pydantic import ValidationError
 
 from footfall.config import BrokerKind
@@ -425,3 +427,33 @@ def load(value: dict[str, Any] | None, site_id: str, profile_id: str) -> Profile
     if value is None:
         return new_profile(site_id, profile_id)
     return Profile.model_validate(value)
+
+
+def changelog_topics(app: faust.App) -> list[NewTopic]:
+    """The tables' changelog topics as Faust would create them, to be created (and listed
+    by the broker) before Faust starts. Pure.
+
+    Faust creates them itself right before its consumer joins the group; on Apache Kafka
+    the first assignment can come before the broker lists a topic that new. Faust's assignor
+    then leaves the changelog out ("Ignoring missing topic") and every write to its table
+    raises ``PartitionsMismatch`` (0 partitions) until the consumer refreshes its metadata,
+    five minutes later (robinhood/faust#499).
+    """
+    wanted = []
+    for table in app.tables.values():
+        topic = table.changelog_topic
+        flags = (("compact", topic.compacting), ("delete", topic.deleting))
+        cleanup = [name for name, on in flags if on]
+        config = {"cleanup.policy": ",".join(cleanup)} if cleanup else {}
+        if topic.retention:
+            config["retention.ms"] = str(int(want_seconds(topic.retention) * 1000))
+        wanted.append(
+            NewTopic(
+                name=topic.get_topic_name(),
+                num_partitions=topic.partitions or app.conf.topic_partitions,
+                replication_factor=topic.replicas or app.conf.topic_replication_factor,
+                topic_configs=config
+                | {key: str(value) for key, value in (topic.config or {}).items()},
+            )
+        )
+    return wanted
