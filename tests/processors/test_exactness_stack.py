@@ -12,14 +12,24 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from footfall.config import BrokerKind
 from footfall.demo.report import progress, wait_until_queryable
 from footfall.sqlclient import SqlClient
-from footfall.stack import Stack, free_port
-from tests.integration.test_crash_recovery import send_in_background, stored_profiles
+from footfall.stack import free_port
+from tests.conftest import BOTH_BROKERS
+from tests.integration.test_crash_recovery import (
+    holes_logged,
+    log_size,
+    running_stack,
+    send_in_background,
+    stored_profiles,
+    wait_for_folded,
+)
 
 pytestmark = [pytest.mark.integration]
 
@@ -78,13 +88,6 @@ def folded(sql: SqlClient) -> int:
     return progress(sql).profile_events
 
 
-def wait_for_folded(sql: SqlClient, at_least: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while folded(sql) < at_least:
-        assert time.monotonic() < deadline, f"fewer than {at_least} events folded in {timeout}s"
-        time.sleep(0.2)
-
-
 def settle(sql: SqlClient, events: list[dict[str, Any]], truth: Truth) -> None:
     wait_until_queryable(sql, len(events), timeout=240)
     deadline = time.monotonic() + 60
@@ -94,32 +97,39 @@ def settle(sql: SqlClient, events: list[dict[str, Any]], truth: Truth) -> None:
 
 
 @pytest.mark.timeout(420)
+@BOTH_BROKERS
 def test_kill_9_of_the_worker_mid_stream_keeps_every_profile_exact(
-    stack: Stack, sql: SqlClient
+    tmp_path: Path, any_broker: BrokerKind
 ) -> None:
     events, truth = two_device_events(customers=150, total=20_000, seed=61)
-    thread, report = send_in_background(stack, events)
-    wait_for_folded(sql, 6000, timeout=180)
-    stack.kill("worker")
-    stack.restart("worker")
-    thread.join(timeout=240)
-    assert not thread.is_alive()
-    assert report.accepted == len(events)
-    settle(sql, events, truth)
+    with running_stack(tmp_path, any_broker) as (stack, sql):
+        thread, report = send_in_background(stack, events)
+        wait_for_folded(sql, 6000, timeout=180)
+        stack.kill("worker")
+        restarted_log = log_size(stack, "worker")
+        stack.restart("worker")
+        thread.join(timeout=240)
+        assert not thread.is_alive()
+        assert report.accepted == len(events)
+        settle(sql, events, truth)
+        holes = holes_logged(stack, "worker", restarted_log)
+        print(f"{any_broker.value}: {holes} holes rewound after the worker's restart")
 
 
 @pytest.mark.timeout(360)
+@BOTH_BROKERS
 def test_partitions_moving_between_two_workers_keep_every_profile_exact(
-    stack: Stack, sql: SqlClient
+    tmp_path: Path, any_broker: BrokerKind
 ) -> None:
     events, truth = two_device_events(customers=100, total=8000, seed=62)
-    thread, report = send_in_background(stack, events)
-    wait_for_folded(sql, 2000, timeout=180)
-    second = stack.add_worker("worker-2", free_port())  # partitions move to it
-    wait_for_folded(sql, folded(sql) + 1500, timeout=180)
-    stack.kill("worker")  # and back again, after a crash
-    thread.join(timeout=240)
-    assert not thread.is_alive()
-    assert report.accepted == len(events)
-    assert second.alive()
-    settle(sql, events, truth)
+    with running_stack(tmp_path, any_broker) as (stack, sql):
+        thread, report = send_in_background(stack, events)
+        wait_for_folded(sql, 2000, timeout=180)
+        second = stack.add_worker("worker-2", free_port())  # partitions move to it
+        wait_for_folded(sql, folded(sql) + 1500, timeout=180)
+        stack.kill("worker")  # and back again, after a crash
+        thread.join(timeout=240)
+        assert not thread.is_alive()
+        assert report.accepted == len(events)
+        assert second.alive()
+        settle(sql, events, truth)
