@@ -18,9 +18,19 @@ from rich.live import Live
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from footfall.bench_broker import BenchBroker, bench_broker, describe
+from footfall.bench_stack import bench_stack_command
+from footfall.config import BrokerKind
 from footfall.lag import LagWatch
 from footfall.sqlclient import QueryError, SqlClient
-from footfall.stack import Stack, StackError, StackSettings
+from footfall.stack import (
+    Stack,
+    StackError,
+    StackSettings,
+    StaleStateError,
+    port_open,
+    reset_data_dir,
+)
 from sinks.bench import bench_sink_command
 from sinks.webhooks.cli import webhooks_app
 from stream_processors.bench import bench_processors_command
@@ -39,11 +49,48 @@ DataDir = Annotated[Path, typer.Option(help="Where the stack keeps its data and 
 Port = Annotated[int | None, typer.Option(help="Port (default from FOOTFALL_* settings).")]
 
 
-def stack_settings(data_dir: Path | None = None, **ports: int | None) -> StackSettings:
-    overrides = {k: v for k, v in ports.items() if v is not None}
+class BrokerChoice(StrEnum):
+    auto = "auto"
+    kafka = "kafka"
+    tansu = "tansu"
+
+
+BrokerOption = Annotated[
+    BrokerChoice | None,
+    typer.Option(
+        help="The local broker: kafka (Apache Kafka, keeps data across restarts), tansu "
+        "(memory only: a restart empties it) or auto (Kafka where Java 17+ and its jars are "
+        "found, else Tansu). Default: FOOTFALL_BROKER, else auto.",
+        show_default=False,
+    ),
+]
+
+
+def stack_settings(
+    data_dir: Path | None = None, broker: BrokerChoice | None = None, **ports: int | None
+) -> StackSettings:
+    """The stack's settings: ``FOOTFALL_*`` values, overridden by the options given."""
+    overrides: dict[str, object] = {k: v for k, v in ports.items() if v is not None}
     if data_dir is not None:
-        overrides["data_dir"] = data_dir  # type: ignore[assignment]
+        overrides["data_dir"] = data_dir
+    if broker is not None:
+        overrides["broker"] = broker.value
     return StackSettings(**overrides)  # type: ignore[arg-type]
+
+
+def ports_in_use(stack: Stack) -> list[int]:
+    """The stack's own ports that something already listens on (another stack, most likely).
+
+    Checked before anything is started or reset: a second stack on the same ports would talk
+    to the first one's broker, and ``--reset`` would empty a data dir still in use.
+    """
+    s = stack.settings
+    ports = [s.collector_port, s.worker_port, s.sink_port, s.webhooks_port]
+    if stack.broker is not None:
+        ports.append(s.broker_port)
+        if stack.broker_kind is BrokerKind.kafka:
+            ports.append(s.broker_controller_port)
+    return [port for port in ports if port_open(port)]
 
 
 def terminate_on_sigterm() -> None:
@@ -53,18 +100,49 @@ def terminate_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def start_stack(settings: StackSettings) -> Stack:
-    stack = Stack(settings)
+def fail(message: str) -> typer.Exit:
+    """One red line on stderr, never wrapped; the exit to raise after it."""
+    err.print(message, style="red", soft_wrap=True, markup=False, highlight=False)
+    return typer.Exit(1)
+
+
+def start_stack(settings: StackSettings, reset: bool = False) -> Stack:
+    """Start every process, after emptying the data dir (logs kept) when ``reset``."""
+    try:
+        stack = Stack(settings)
+    except StackError as exc:
+        raise fail(f"The stack did not start: {exc}") from exc
+    busy = ports_in_use(stack)
+    if busy:
+        raise fail(
+            f"Port(s) {', '.join(map(str, busy))} already in use on 127.0.0.1 (is a stack "
+            "running?); stop it, or choose other ports (see --help)"
+        )
+    if reset:
+        reset_data_dir(settings.data_dir)
+        console.print(f"Emptied {settings.data_dir} (logs kept).")
     with console.status("starting the stack…") as status:
         try:
             stack.start(status.update)
+        except StaleStateError as exc:
+            raise fail(str(exc)) from exc
         except StackError as exc:
             err.print(f"[red]The stack did not start:[/red] {exc}")
             err.print(f"Logs are in {settings.data_dir / 'logs'}.")
             raise typer.Exit(1) from exc
+    console.print(f"Broker: {stack.broker_name}{persistence(stack)}")
     for child in stack.children:
         console.print(f"  [green]●[/green] {child.name:<9} {child.listens}  (pid {child.pid})")
     return stack
+
+
+def persistence(stack: Stack) -> str:
+    """What a restart keeps: said once at start, since it differs between the brokers."""
+    if stack.broker is None:
+        return ""
+    if stack.broker_kind is BrokerKind.tansu:
+        return " (memory storage: a restart needs --reset)"
+    return f" (data kept across restarts in {stack.settings.data_dir / 'kafka'})"
 
 
 def sql_client(settings: StackSettings) -> SqlClient:
@@ -87,24 +165,44 @@ def server_client(dsn: str) -> SqlClient:
 
 @app.command()
 def up(
-    data_dir: DataDir = Path(".footfall"),
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the stack keeps its data and logs. Default: FOOTFALL_DATA_DIR, "
+            "else .footfall.",
+            show_default=False,
+        ),
+    ] = None,
+    broker: BrokerOption = None,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Delete everything stored in the data dir (broker data, events, profiles, "
+            "worker tables, webhook state; the logs are kept) and start empty.",
+        ),
+    ] = False,
     collector_port: Port = None,
     broker_port: Port = None,
+    broker_controller_port: Port = None,
     sink_port: Port = None,
     worker_port: Port = None,
     webhooks_port: Port = None,
 ) -> None:
-    """Start the local stack (broker, collector, worker, ClickHouse sink) until Ctrl-C."""
+    """Start the local stack (broker, collector, worker, ClickHouse sink, webhooks) until
+    Ctrl-C. On Apache Kafka a restart on the same data dir goes on where it stopped."""
     settings = stack_settings(
         data_dir,
+        broker,
         collector_port=collector_port,
         broker_port=broker_port,
+        broker_controller_port=broker_controller_port,
         sink_port=sink_port,
         worker_port=worker_port,
         webhooks_port=webhooks_port,
     )
     terminate_on_sigterm()
-    stack = start_stack(settings)
+    stack = start_stack(settings, reset)
     console.print(f'Demo shop: {settings.collector_url}/shop/   SQL: footfall sql "SELECT …"')
     sql = sql_client(settings)
     started = time.monotonic()
@@ -169,15 +267,24 @@ def demo(
     weeks: Annotated[int, typer.Option(help="Weeks of simulated history.")] = 6,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same shoppers).")] = 42,
     keep_running: Annotated[bool, typer.Option(help="Leave the stack running.")] = False,
-    data_dir: DataDir = Path(".footfall"),
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            help="The demo's own data dir, emptied at every start (logs kept); never the "
+            "stack's: a dir with other data in it is refused."
+        ),
+    ] = Path(".footfall/demo"),
+    broker: BrokerOption = None,
 ) -> None:
-    """Start the stack, drive a synthetic storefront through the collector, print a report."""
+    """Start the stack on an empty data dir of its own, drive a synthetic storefront through
+    the collector, print a report."""
     from footfall.demo.html import page
     from footfall.demo.report import render, results_of, wait_until_queryable
     from footfall.demo.sender import send_all
     from footfall.demo.simulator import simulate
 
-    settings = stack_settings(data_dir)
+    settings = stack_settings(data_dir, broker)
+    claim_demo_dir(settings.data_dir)
     terminate_on_sigterm()
     sim = simulate(shoppers, seed=seed, weeks=weeks)
     console.print(
@@ -234,6 +341,28 @@ def demo(
     finally:
         stack.stop()
         sql.close()
+
+
+DEMO_MARK = "footfall-demo"
+"""A file in the demo's data dir: the demo empties only a dir that has it, or nothing at all."""
+
+
+def claim_demo_dir(data_dir: Path) -> None:
+    """Empty the demo's data dir (logs kept) so every demo starts from nothing, on any broker.
+
+    A dir holding anything but logs and no mark is someone's stack data (``--data-dir
+    .footfall`` by mistake): refused, never deleted.
+    """
+    mark = data_dir / DEMO_MARK
+    held = [e for e in data_dir.iterdir() if e.name != "logs"] if data_dir.is_dir() else []
+    if held and not mark.exists():
+        raise fail(
+            f"{data_dir} holds data that is not the demo's ({held[0].name}, …); give the "
+            "demo a dir of its own with --data-dir (it is emptied at every start)"
+        )
+    reset_data_dir(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    mark.write_text("The data dir of `footfall demo`: emptied at every demo start.\n")
 
 
 class OutputFormat(StrEnum):
@@ -363,6 +492,7 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 bench_app.command("processors")(bench_processors_command)
 bench_app.command("sink")(bench_sink_command)
+bench_app.command("stack")(bench_stack_command)
 
 
 @bench_app.command("webhooks")
@@ -370,12 +500,17 @@ def bench_webhooks(
     deliveries: Annotated[int, typer.Option(help="Orders sent for the throughput run.")] = 2000,
     lag_samples: Annotated[int, typer.Option(help="Orders sent one at a time for lag.")] = 100,
     concurrency: Annotated[int, typer.Option(help="Dispatcher slots per endpoint.")] = 4,
+    broker: BenchBroker = None,
 ) -> None:
     """Webhook deliveries/s to a local receiver, and collector-to-webhook lag p50/p95."""
     from sinks.webhooks.bench import run_bench
 
+    kind = bench_broker(broker)
     with console.status("benchmarking webhooks…") as status:
-        report = run_bench(deliveries, lag_samples, concurrency, on_progress=status.update)
+        report = run_bench(
+            deliveries, lag_samples, concurrency, on_progress=status.update, kind=kind
+        )
+    console.print(describe(report.broker))
     console.print(
         f"deliveries/s     {report.deliveries_per_s:8.0f}  ({report.deliveries} orders, "
         f"collector → Kafka → dispatcher → receiver, {concurrency} slots)"
@@ -394,6 +529,7 @@ def bench_webhooks(
 def bench_collector(
     duration: Annotated[float, typer.Option(help="Seconds per measurement.")] = 3.0,
     concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 16,
+    broker: BenchBroker = None,
 ) -> None:
     """Collector events/s and p50/p99 latency at batch 1/20/100 with 1 and 2 uvicorn workers,
     next to a raw aiokafka producer sending the same events to the same broker."""
@@ -401,8 +537,16 @@ def bench_collector(
 
     from collector.bench import run_bench, share_of_raw
 
+    kind = bench_broker(broker)
     with console.status("benchmarking the collector…") as status:
-        cells = run_bench(concurrency=concurrency, duration_s=duration, on_progress=status.update)
+        facts, cells = run_bench(
+            concurrency=concurrency,
+            duration_s=duration,
+            on_progress=status.update,
+            broker_kind=kind,
+            heap_mb=StackSettings().kafka_heap_mb,
+        )
+    console.print(describe(facts))
     table = Table(title=f"collector vs raw producer ({concurrency} in flight, {duration:g} s each)")
     for column in ("sender", "batch", "events/s", "p50 ms", "p99 ms", "errors", "of raw"):
         table.add_column(column, justify="left" if column == "sender" else "right")

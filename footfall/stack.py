@@ -2,14 +2,15 @@
 
 Every child is started with its settings in the environment and its output in
 ``<data_dir>/logs/<name>.log``. A child that exits on its own is reported and the whole stack
-is stopped: nothing is restarted silently. Children are asked by the kernel to stop
-(``SIGTERM``) when the process that started them dies, even by ``kill -9``: no orphans.
+is stopped: nothing is restarted silently. When the process that started them dies, even by
+``kill -9``, the kernel ends the children (:func:`stop_with_parent`): no orphans.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -25,11 +27,14 @@ from pydantic import AliasChoices, Field
 
 from footfall.brokers import (
     BrokerError,
+    KafkaBroker,
     LocalBroker,
     choose_kind,
     free_port,
+    kafka_version,
     local_broker,
     port_open,
+    tansu_binary,
 )
 from footfall.config import BrokerKind, FootfallSettings
 
@@ -38,6 +43,14 @@ __all__ = ["Stack", "StackError", "StackSettings", "free_port", "port_open"]
 
 class StackError(RuntimeError):
     """The stack could not be started or a process died."""
+
+
+class StaleStateError(StackError):
+    """The data dir remembers offsets and tables of a broker that no longer has them.
+
+    Faust would stop with a ``ConsistencyError`` deep in its start-up; this says it in one
+    line, with the way out, before any process starts.
+    """
 
 
 class StackSettings(FootfallSettings):
@@ -98,6 +111,18 @@ def stale_state(data_dir: Path, broker: LocalBroker | None) -> list[Path]:
     return [data_dir / name for name in STATE_DIRS if any((data_dir / name).glob("*"))]
 
 
+def stale_message(data_dir: Path, kind: BrokerKind, stale: list[Path]) -> str:
+    """One line: what is wrong with the data dir and the command that starts it empty."""
+    kafka_kept = KafkaBroker(data_dir.resolve() / "kafka", 0, 0).has_state()
+    keep = " (or keep it: --broker kafka)" if kind is BrokerKind.tansu and kafka_kept else ""
+    why = " (Tansu keeps nothing across restarts)" if kind is BrokerKind.tansu else ""
+    return (
+        f"{data_dir} holds {' and '.join(p.name for p in stale)} state of an earlier run "
+        f"that the {kind.value} broker no longer has{why}; start it empty with "
+        f"`footfall up --reset --data-dir {shlex.quote(str(data_dir))}`{keep}"
+    )
+
+
 def reset_data_dir(data_dir: Path) -> None:
     """Delete everything the stack stored in ``data_dir`` except its logs."""
     if not data_dir.exists():
@@ -111,18 +136,38 @@ def reset_data_dir(data_dir: Path) -> None:
             entry.unlink()
 
 
+def tansu_version() -> str:
+    """What ``tansu --version`` says, without the name (``"0.6.0"``)."""
+    try:
+        shown = subprocess.run(
+            [str(tansu_binary()), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (BrokerError, OSError, subprocess.TimeoutExpired):
+        return "(version unknown)"
+    return shown.stdout.strip().removeprefix("tansu").strip() or "(version unknown)"
+
+
 PR_SET_PDEATHSIG = 1
 _PRCTL = getattr(ctypes.CDLL(None), "prctl", None) if sys.platform == "linux" else None
 
 
-def stop_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the parent dies (Linux; elsewhere nothing).
+def stop_with_parent(death_signal: signal.Signals) -> None:
+    """In the child, before exec: ``death_signal`` when the parent dies (Linux; else nothing).
+
+    With the parent gone nobody stops the children in order, so they all get their signal at
+    once. The broker is asked to shut down (``SIGTERM``); the processes that talk to it are
+    killed (``SIGKILL``), as a crash would, which they are built to survive: asked to stop
+    instead, a Faust worker whose broker went first retries it forever and never exits.
 
     ``prctl`` is looked up in the parent, so the child only makes one C call between fork
     and exec (nothing that could wait on a lock another thread held at the fork).
     """
     if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        _PRCTL(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
 
 
 def http_ok(url: str) -> bool:
@@ -142,6 +187,7 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     prepare: Callable[[], None] = lambda: None
+    death_signal: signal.Signals = signal.SIGKILL  # when the stack's process dies
 
     @property
     def pid(self) -> int | None:
@@ -190,6 +236,7 @@ class Stack:
                     broker.ready,
                     f"kafka://127.0.0.1:{s.broker_port} ({kind.value})",
                     prepare=broker.prepare,
+                    death_signal=signal.SIGTERM,  # it depends on nobody: a clean shutdown
                 )
             )
         self.children += [
@@ -241,16 +288,20 @@ class Stack:
     def broker_kind(self) -> BrokerKind:
         return self.broker.kind if self.broker is not None else BrokerKind.kafka
 
+    @property
+    def broker_name(self) -> str:
+        """Which broker the stack runs on, with its version, as a person reads it."""
+        if self.broker is None:
+            return f"external Kafka at {self.settings.bootstrap}"
+        if self.broker.kind is BrokerKind.kafka:
+            return f"Apache Kafka {kafka_version() or '(version unknown)'}"
+        return f"Tansu {tansu_version()}"
+
     def start(self, on_progress: Callable[[str], None] = lambda _: None) -> None:
         """Start every child in order and wait until each is ready."""
         stale = stale_state(self.settings.data_dir, self.broker)
         if stale:
-            raise StackError(
-                f"{self.settings.data_dir} holds state of an earlier run "
-                f"({', '.join(p.name for p in stale)}) that the {self.broker_kind.value} broker "
-                "no longer has (Tansu keeps nothing across restarts); start again with "
-                "--reset to clear the data dir, or use Apache Kafka (--broker kafka)"
-            )
+            raise StaleStateError(stale_message(self.settings.data_dir, self.broker_kind, stale))
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         try:
@@ -280,7 +331,8 @@ class Stack:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=stop_with_parent,  # noqa: PLW1509 (one C call, see above)
+                # One C call between fork and exec (see stop_with_parent).
+                preexec_fn=partial(stop_with_parent, child.death_signal),  # noqa: PLW1509
             )
         self.wait_ready(child)
 
