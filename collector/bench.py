@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ import httpx
 import orjson
 
 from collector.settings import CollectorSettings
+from footfall.bench_broker import BrokerFacts, broker_facts
 from footfall.brokers import free_port, start_broker
 from footfall.config import BrokerKind
 from footfall.kafka import ensure_topics, start_producer
@@ -145,6 +147,8 @@ def start_collector(
     port = free_port()
     env = os.environ | {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "FOOTFALL_BROKER_KIND": settings.broker_kind.value,
+        "FOOTFALL_PARTITIONS": str(settings.partitions),
         "FOOTFALL_RATE_LIMIT_PER_KEY": "10000000/second",
         "FOOTFALL_RATE_LIMIT_PER_IP": "10000000/second",
         "FOOTFALL_FLOOD_THRESHOLD": "100000000",
@@ -184,12 +188,15 @@ def run_bench(
     duration_s: float = 3.0,
     on_progress: Callable[[str], None] = lambda _: None,
     broker_kind: BrokerKind = BrokerKind.kafka,
-) -> list[Cell]:
-    """Start a broker, measure every cell, stop everything; the cells in table order."""
+    heap_mb: int = 1024,
+) -> tuple[BrokerFacts, list[Cell]]:
+    """Start a broker, measure every cell, stop everything; what it ran on, and the cells
+    in table order."""
     tmp = Path(tempfile.mkdtemp(prefix="footfall-bench-"))
     on_progress(f"starting the {broker_kind.value} broker")
-    broker = start_broker(broker_kind, tmp)
+    broker = start_broker(broker_kind, tmp, heap_mb)
     settings = CollectorSettings(kafka_bootstrap_servers=broker.bootstrap, broker_kind=broker_kind)
+    facts = broker_facts(broker_kind, settings.partitions, heap_mb)
     cells: list[Cell] = []
     try:
         asyncio.run(ensure_topics(settings))
@@ -209,7 +216,8 @@ def run_bench(
                 stop(process)
     finally:
         broker.kill()
-    return cells
+    shutil.rmtree(tmp, ignore_errors=True)  # kept only after a failure, for its logs
+    return facts, cells
 
 
 def _fields(cell: Cell) -> tuple[int, float, float, float, int]:

@@ -25,8 +25,16 @@ import httpx
 import orjson
 from clickhouse_connect.driver.client import Client
 
+from footfall.bench_broker import (
+    BenchBroker,
+    bench_broker,
+    broker_facts,
+    describe,
+    private_stack_settings,
+)
+from footfall.config import BrokerKind
 from footfall.kafka import ensure_topics, start_producer
-from footfall.stack import Stack, StackSettings, free_port
+from footfall.stack import Stack, StackSettings
 from sinks.clickhouse import insert_rows
 from sinks.cookbook import recipes
 from sinks.migrate import migrate_up
@@ -139,12 +147,11 @@ def insert_rate(
 
 
 async def produce(settings: StackSettings, values: list[bytes]) -> None:
-    kafka = settings.model_copy(update={"kafka_bootstrap_servers": settings.bootstrap})
-    await ensure_topics(kafka)
-    producer = await start_producer(kafka)
+    await ensure_topics(settings)
+    producer = await start_producer(settings)
     try:
         for n, value in enumerate(values):
-            await producer.send(kafka.topics.events, value, key=f"demo:b-{n % 5000}".encode())
+            await producer.send(settings.topics.events, value, key=f"demo:b-{n % 5000}".encode())
         await producer.flush()
     finally:
         await producer.stop()
@@ -189,18 +196,12 @@ def cookbook_latencies(client: Client, count: int, say: Say) -> None:
         say(f"  {name:<26} {1000 * took:>8.0f} ms  ({len(rows)} rows)")
 
 
-def run(rows: int, events: int, say: Say) -> None:
+def run(rows: int, events: int, say: Say, kind: BrokerKind = BrokerKind.kafka) -> None:
     with tempfile.TemporaryDirectory(prefix="footfall-bench-sink-") as tmp:
         data = Path(tmp)
         values = sample_events(rows)
-        settings = StackSettings(
-            data_dir=data / "stack",
-            broker_port=free_port(),
-            collector_port=free_port(),
-            worker_port=free_port(),
-            sink_port=free_port(),
-            webhooks_port=free_port(),
-        )
+        settings = private_stack_settings(data / "stack", kind)
+        say(describe(broker_facts(kind, settings.partitions, settings.kafka_heap_mb)))
         client = clickhouse_connect.get_client(dsn=f"chdb://{data / 'baseline'}")
         migrate_up(client)
         sink = SinkSettings()
@@ -244,6 +245,8 @@ def run(rows: int, events: int, say: Say) -> None:
         client.close()
 
 
-def bench_sink_command(rows: int = 100_000, events: int = 10_000_000) -> None:
+def bench_sink_command(
+    rows: int = 100_000, events: int = 10_000_000, broker: BenchBroker = None
+) -> None:
     """Sink rows/s next to a raw clickhouse-connect insert; cookbook latency on many events."""
-    run(rows, events, print)
+    run(rows, events, print, bench_broker(broker))

@@ -3,7 +3,8 @@
 Runs on a private broker in a temporary directory. Figures printed:
 - the floor: a plain aiokafka loop that consumes the events topic and produces one
   profile-sized record per event (what any stateful processor's changelog costs);
-- one worker folding the same backlog into profiles (normal producer batching);
+- one worker folding the same backlog into profiles (its producer batching on that broker:
+  one record per batch on Tansu, whose high watermark is wrong otherwise);
 - freshness: HTTP 2xx at the collector → the event visible in the live lookup, p50/p95,
   while events arrive at a steady rate;
 - bytes per profile: the stored JSON, and the RocksDB files on disk.
@@ -27,9 +28,17 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from footfall.config import FootfallSettings
+from footfall.bench_broker import (
+    BenchBroker,
+    bench_broker,
+    broker_facts,
+    describe,
+    private_stack_settings,
+)
+from footfall.config import BrokerKind, FootfallSettings
 from footfall.kafka import ensure_topics, start_producer
-from footfall.stack import Stack, StackSettings, free_port
+from footfall.stack import Stack
+from stream_processors.settings import WorkerSettings
 
 PROFILE_SIZED = b"x" * 700
 
@@ -125,6 +134,29 @@ async def folded(settings: FootfallSettings, expected: int, timeout: float) -> f
     return time.monotonic() - first
 
 
+async def live_after(
+    client: httpx.AsyncClient,
+    worker_url: str,
+    site: str,
+    profile_id: str,
+    since: float,
+    timeout_s: float,
+    poll_s: float = 0.005,
+) -> float | None:
+    """Seconds from ``since`` (``time.monotonic()``) until the live lookup answers for a
+    profile that did not exist before (its first event counted); None after ``timeout_s``.
+
+    The lookup is what ``footfall profile`` reads: the owning worker's table, so this is
+    the freshness a person sees, not the snapshot topic's.
+    """
+    while time.monotonic() - since < timeout_s:
+        seen = await client.get(f"{worker_url}/profiles/{site}/{profile_id}")
+        if seen.status_code == 200:
+            return time.monotonic() - since
+        await asyncio.sleep(poll_s)
+    return None
+
+
 async def freshness(stack: Stack, rate: int, seconds: float) -> list[float]:
     """Latencies from a 2xx to the probe event visible in the live lookup, under ``rate``/s."""
     s = stack.settings
@@ -171,12 +203,9 @@ async def freshness(stack: Stack, rate: int, seconds: float) -> list[float]:
                 )
                 acked = time.monotonic()
                 if response.status_code // 100 == 2:
-                    while time.monotonic() - acked < 10:
-                        seen = await client.get(f"{s.worker_url}/profiles/demo/{customer}")
-                        if seen.status_code == 200:
-                            latencies.append(time.monotonic() - acked)
-                            break
-                        await asyncio.sleep(0.005)
+                    seen = await live_after(client, s.worker_url, "demo", customer, acked, 10.0)
+                    if seen is not None:
+                        latencies.append(seen)
                 i += 1
                 await asyncio.sleep(0.3)
 
@@ -233,34 +262,33 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def run(events: int, customers: int, rate: int, seconds: float, say: Callable[[str], None]) -> None:
+def run(
+    events: int,
+    customers: int,
+    rate: int,
+    seconds: float,
+    say: Callable[[str], None],
+    kind: BrokerKind = BrokerKind.kafka,
+) -> None:
     with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp:
-        port = free_port()
-        settings = StackSettings(
-            data_dir=Path(tmp),
-            broker_port=port,
-            collector_port=free_port(),
-            worker_port=free_port(),
-            sink_port=free_port(),
-            webhooks_port=free_port(),
-        )
+        settings = private_stack_settings(Path(tmp), kind)
+        batch = WorkerSettings(broker_kind=kind).producer_batch_limit
+        say(describe(broker_facts(kind, settings.partitions, settings.kafka_heap_mb, batch)))
         with Stack(settings) as stack:
-            kafka = settings.model_copy(update={"kafka_bootstrap_servers": settings.bootstrap})
             logs = Path(tmp) / "logs"
             logs.mkdir()
             broker = stack.child("broker")
             broker.log_path = logs / "broker.log"
             stack.launch(broker)
-            asyncio.run(ensure_topics(kafka))
+            asyncio.run(ensure_topics(settings))
             records = backlog(events, customers)
-            asyncio.run(produce(kafka, kafka.topics.events, records))
+            asyncio.run(produce(settings, settings.topics.events, records))
             say(
                 f"backlog: {events} events, {customers} customers, {settings.partitions} partitions"
             )
-            raw = asyncio.run(floor(kafka, events))
+            raw = asyncio.run(floor(settings, events))
             say(f"floor (aiokafka consume + one 700-byte record per event): {raw:,.0f} events/s")
             worker = stack.child("worker")
-            worker.env = worker.env | {"FOOTFALL_ONE_RECORD_BATCHES": "false"}
             relay_env = worker.env | {"FOOTFALL_DATA_DIR": str(Path(tmp) / "relay")}
             relayed = faust_relay(relay_env, events)
             say(
@@ -271,10 +299,10 @@ def run(events: int, customers: int, rate: int, seconds: float, say: Callable[[s
             started = time.monotonic()
             stack.launch(worker)
             ready = time.monotonic() - started
-            took = asyncio.run(folded(kafka, events, timeout=600))
+            took = asyncio.run(folded(settings, events, timeout=600))
             rate_done = events / took
             say(
-                f"one worker (normal producer batching, RocksDB store): {rate_done:,.0f} events/s "
+                f"one worker (RocksDB store): {rate_done:,.0f} events/s "
                 f"= {100 * rate_done / raw:.0f}% of the floor, {100 * rate_done / relayed:.0f}%"
                 " of the Faust floor (timed from the first snapshot;"
                 f" start-up {ready:.1f}s"
@@ -305,7 +333,11 @@ def run(events: int, customers: int, rate: int, seconds: float, say: Callable[[s
 
 
 def bench_processors_command(
-    events: int = 20_000, customers: int = 2_000, rate: int = 2_000, seconds: float = 15.0
+    events: int = 20_000,
+    customers: int = 2_000,
+    rate: int = 2_000,
+    seconds: float = 15.0,
+    broker: BenchBroker = None,
 ) -> None:
     """Worker events/s next to the aiokafka floor; freshness p50/p95; bytes per profile."""
-    run(events, customers, rate, seconds, print)
+    run(events, customers, rate, seconds, print, bench_broker(broker))

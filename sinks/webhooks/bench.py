@@ -28,8 +28,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from footfall.bench_broker import BrokerFacts, broker_facts, private_stack_settings
+from footfall.config import BrokerKind
 from footfall.demo.sender import send_all
-from footfall.stack import Stack, StackSettings, free_port
+from footfall.stack import Stack, free_port
+from stream_processors.settings import WorkerSettings
 
 
 @dataclass
@@ -76,6 +79,7 @@ class LocalReceiver:
 
 @dataclass
 class BenchReport:
+    broker: BrokerFacts
     deliveries: int
     deliveries_per_s: float
     baseline_per_s: float
@@ -135,6 +139,7 @@ def run_bench(
     concurrency: int = 4,
     data_dir: Path | None = None,
     on_progress: Callable[[str], None] = lambda _: None,
+    kind: BrokerKind = BrokerKind.kafka,
 ) -> BenchReport:
     arrivals = Arrivals()
     with (
@@ -143,14 +148,7 @@ def run_bench(
     ):
         os.environ["FOOTFALL_WEBHOOKS__ALLOW_NETWORKS"] = '["127.0.0.0/8"]'
         os.environ["FOOTFALL_WEBHOOKS__ENDPOINT_CONCURRENCY"] = str(concurrency)
-        settings = StackSettings(
-            data_dir=data_dir or Path(tmp),
-            broker_port=free_port(),
-            collector_port=free_port(),
-            worker_port=free_port(),
-            sink_port=free_port(),
-            webhooks_port=free_port(),
-        )
+        settings = private_stack_settings(data_dir or Path(tmp), kind)
         on_progress("measuring the baseline (direct POSTs)")
         base = asyncio.run(baseline(receiver.url, deliveries, concurrency))
         with Stack(settings) as stack:
@@ -183,7 +181,9 @@ def run_bench(
 
             on_progress(f"lag: {lag_samples} orders one at a time")
             lags = asyncio.run(measure_lag(settings.collector_url, arrivals, lag_samples))
+    worker_batch = WorkerSettings(broker_kind=kind).producer_batch_limit
     return BenchReport(
+        broker=broker_facts(kind, settings.partitions, settings.kafka_heap_mb, worker_batch),
         deliveries=deliveries,
         deliveries_per_s=rate,
         baseline_per_s=base,
