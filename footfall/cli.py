@@ -106,8 +106,12 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def start_stack(settings: StackSettings, reset: bool = False) -> Stack:
-    """Start every process, after emptying the data dir (logs kept) when ``reset``."""
+def start_stack(settings: StackSettings, reset: bool = False, resumes: bool = True) -> Stack:
+    """Start every process, after emptying the data dir (logs kept) when ``reset``.
+
+    ``resumes``: a later start on this data dir goes on from it (``footfall up``), so say
+    what the broker keeps; the demo empties its dir every time.
+    """
     try:
         stack = Stack(settings)
     except StackError as exc:
@@ -130,7 +134,7 @@ def start_stack(settings: StackSettings, reset: bool = False) -> Stack:
             err.print(f"[red]The stack did not start:[/red] {exc}")
             err.print(f"Logs are in {settings.data_dir / 'logs'}.")
             raise typer.Exit(1) from exc
-    console.print(f"Broker: {stack.broker_name}{persistence(stack)}")
+    console.print(f"Broker: {stack.broker_name}{persistence(stack) if resumes else ''}")
     for child in stack.children:
         console.print(f"  [green]●[/green] {child.name:<9} {child.listens}  (pid {child.pid})")
     return stack
@@ -291,7 +295,7 @@ def demo(
         f"Simulating {shoppers} shoppers over {weeks} weeks: {sim.total:,} events "
         f"({len(sim.server_events)} orders sent by the shop backend)."
     )
-    stack = start_stack(settings)
+    stack = start_stack(settings, resumes=False)
     sql = sql_client(settings)
     try:
         started = time.monotonic()
