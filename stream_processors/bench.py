@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import NewTopic
 
 from footfall.bench_broker import (
     BenchBroker,
@@ -41,6 +42,17 @@ from footfall.stack import Stack
 from stream_processors.settings import WorkerSettings
 
 PROFILE_SIZED = b"x" * 700
+
+
+def floor_topic(settings: FootfallSettings) -> str:
+    """Where the aiokafka floor writes; created with the others (Kafka creates no topic on
+    first use here, as ``auto.create.topics.enable`` is off)."""
+    return settings.topics.identified + ".floor"
+
+
+def relay_topic(settings: FootfallSettings) -> str:
+    """Where the bare Faust agent (``stream_processors.bench_relay``) writes."""
+    return settings.topics.identified + ".relay"
 
 
 def backlog(count: int, customers: int) -> list[tuple[bytes, bytes]]:
@@ -94,9 +106,7 @@ async def floor(settings: FootfallSettings, count: int) -> float:
             batch = await consumer.getmany(timeout_ms=500, max_records=2000)
             for records in batch.values():
                 for record in records:
-                    await producer.send(
-                        settings.topics.identified + ".floor", PROFILE_SIZED, key=record.key
-                    )
+                    await producer.send(floor_topic(settings), PROFILE_SIZED, key=record.key)
                     seen += 1
             await consumer.commit()
         await producer.flush()
@@ -280,7 +290,9 @@ def run(
             broker = stack.child("broker")
             broker.log_path = logs / "broker.log"
             stack.launch(broker)
-            asyncio.run(ensure_topics(settings))
+            targets = [floor_topic(settings), relay_topic(settings)]
+            extra = [NewTopic(name, settings.partitions, 1) for name in targets]
+            asyncio.run(ensure_topics(settings, extra=extra))
             records = backlog(events, customers)
             asyncio.run(produce(settings, settings.topics.events, records))
             say(

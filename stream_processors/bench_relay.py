@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 
+from stream_processors.bench import relay_topic
 from stream_processors.settings import WorkerSettings
 from stream_processors.transport import credentials
 
@@ -34,7 +35,7 @@ def build_relay(settings: WorkerSettings, expected: int) -> faust.App:
         web_enabled=False,
     )
     source = app.topic(settings.topics.events, partitions=settings.partitions)
-    target = settings.topics.identified + ".relay"
+    target = relay_topic(settings)
     seen: dict[str, Any] = {"count": 0, "started": None}
 
     @app.agent(source)

@@ -1,13 +1,15 @@
-"""The stack benchmark's verdict ("kept up with the rate?") and its rate search."""
+"""The benchmarks' pure parts: the stack benchmark's verdict ("kept up with the rate?") and
+rate search, the broker line every benchmark prints, and its private stack's settings."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from footfall.bench_broker import BrokerFacts, describe
+from footfall.bench_broker import BrokerFacts, describe, private_stack_settings
 from footfall.cli import app
 from footfall.config import BrokerKind
 from footfall.steady_rate import LagSample, Trial, bounds, next_rate, verdict
@@ -135,3 +137,22 @@ def test_every_benchmark_takes_the_broker_option(bench: str) -> None:
     assert result.exit_code == 0, result.output
     assert "--broker" in result.output
     assert "kafka|tansu" in result.output
+
+
+def test_a_private_stack_starts_its_own_broker_on_ports_of_its_own(tmp_path: Path) -> None:
+    settings = private_stack_settings(tmp_path, BrokerKind.tansu)
+    assert settings.external_kafka is None  # else no broker would be started at all
+    assert settings.kafka_bootstrap_servers == f"127.0.0.1:{settings.broker_port}"
+    assert settings.broker == "tansu"
+    assert settings.broker_kind is BrokerKind.tansu
+    defaults = (19092, 19093, 8000, 6066, 8123, 8125)
+    ports = (
+        settings.broker_port,
+        settings.broker_controller_port,
+        settings.collector_port,
+        settings.worker_port,
+        settings.sink_port,
+        settings.webhooks_port,
+    )
+    assert not set(ports) & set(defaults)
+    assert len(set(ports)) == len(ports)
