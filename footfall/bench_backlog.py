@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from footfall.bench_load import Ledger
-from footfall.lag import LagReader, PartitionLag, partition_lags, total_lag
+from footfall.lag import LagReader, total_lag
 from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import StackSettings
 from sinks.settings import SinkSettings
@@ -31,36 +30,6 @@ MAX_UNREAD = 10
 
 class BacklogUnreadable(RuntimeError):
     """The backlogs cannot be read: the broker or the sink's SQL endpoint does not answer."""
-
-
-class NamedPartitionsLagReader(LagReader):
-    """The lag reader of :mod:`footfall.lag`, asking for each group's offsets on named
-    partitions (every partition of every topic) instead of all of the group's at once.
-
-    Asked for all of a group's offsets (an OffsetFetch without topics), Tansu answers with a
-    response aiokafka cannot decode and the connection is dropped; named partitions work on
-    both brokers. Partitions a group never committed on come back as -1 and are left out,
-    so the rows are those :meth:`LagReader.read` gives.
-    """
-
-    async def read(self, group_ids: Sequence[str]) -> list[PartitionLag]:
-        topics = [t for t in await self.admin.list_topics() if not t.startswith("__")]
-        partitions = [
-            TopicPartition(topic["topic"], part["partition"])
-            for topic in await self.admin.describe_topics(topics)
-            if not topic["error_code"]
-            for part in topic["partitions"]
-        ]
-        fetched = await asyncio.gather(
-            *(self.admin.list_consumer_group_offsets(g, partitions=partitions) for g in group_ids)
-        )
-        starts = await self.offsets.beginning_offsets(partitions)
-        ends = await self.offsets.end_offsets(partitions)
-        rows: list[PartitionLag] = []
-        for group, offsets in zip(group_ids, fetched, strict=True):
-            done = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-            rows += partition_lags(group, done, starts, ends)
-        return rows
 
 
 @dataclass
@@ -89,9 +58,7 @@ class Watch:
         ids = [group for names in self.groups.values() for group in names]
         try:
             if self.reader is None:
-                self.reader = NamedPartitionsLagReader(
-                    self.settings.bootstrap, int(READ_TIMEOUT_S * 1000)
-                )
+                self.reader = LagReader(self.settings.bootstrap, int(READ_TIMEOUT_S * 1000))
                 await asyncio.wait_for(self.reader.start(), READ_TIMEOUT_S)
             rows = await asyncio.wait_for(self.reader.read(ids), READ_TIMEOUT_S)
             stored = await asyncio.to_thread(self.sql.scalar, "SELECT count() FROM events")

@@ -157,11 +157,14 @@ class LagReader:
         await self.admin.close()
 
     async def read(self, group_ids: Sequence[str]) -> list[PartitionLag]:
-        """The lag of each group on every partition of the topics it committed on."""
-        committed: list[dict[Any, Any]] = await asyncio.gather(
-            *(self.admin.list_consumer_group_offsets(group) for group in group_ids)
-        )
-        topics = sorted({tp.topic for offsets in committed for tp in offsets})
+        """The lag of each group on every partition of the topics it committed on.
+
+        Each group's offsets are asked for on named partitions (every partition of every
+        topic) rather than all of the group's at once: asked without topics, Tansu answers
+        with a response aiokafka cannot decode and drops the connection. Partitions a group
+        never committed on come back as -1 and are left to :func:`partition_lags`.
+        """
+        topics = [t for t in await self.admin.list_topics() if not t.startswith("__")]
         if not topics:
             return []
         partitions = [
@@ -170,11 +173,17 @@ class LagReader:
             if not topic["error_code"]
             for part in topic["partitions"]
         ]
+        committed: list[dict[Any, Any]] = await asyncio.gather(
+            *(
+                self.admin.list_consumer_group_offsets(group, partitions=partitions)
+                for group in group_ids
+            )
+        )
         starts = await self.offsets.beginning_offsets(partitions)
         ends = await self.offsets.end_offsets(partitions)
         rows = []
         for group, offsets in zip(group_ids, committed, strict=True):
-            done = {tp: meta.offset for tp, meta in offsets.items()}
+            done = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
             rows += partition_lags(group, done, starts, ends)
         return rows
 

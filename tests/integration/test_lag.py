@@ -131,6 +131,10 @@ def on_topic(samples: dict[tuple[str, str, str, str], float], metric: str, topic
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.skipif(
+    TEST_BROKER is BrokerKind.tansu,
+    reason="Tansu reports the end offset of a batch of several records as its base offset + 1",
+)
 def test_a_stopped_sink_shows_its_backlog_and_catches_up(stack: Stack, sql: SqlClient) -> None:
     settings = stack.settings
     events = settings.topics.events
