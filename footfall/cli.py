@@ -106,16 +106,26 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def start_stack(settings: StackSettings, reset: bool = False, resumes: bool = True) -> Stack:
+def new_stack(settings: StackSettings) -> Stack:
+    """The stack, not started yet: its caller's ``finally`` can stop it whenever a signal
+    comes (a ``footfall up`` stopped a moment after it started still stops its children)."""
+    try:
+        return Stack(settings)
+    except StackError as exc:
+        raise fail(f"The stack did not start: {exc}") from exc
+
+
+def launched(stack: Stack) -> bool:
+    return any(child.process is not None for child in stack.children)
+
+
+def start_stack(stack: Stack, reset: bool = False, resumes: bool = True) -> None:
     """Start every process, after emptying the data dir (logs kept) when ``reset``.
 
     ``resumes``: a later start on this data dir goes on from it (``footfall up``), so say
     what the broker keeps; the demo empties its dir every time.
     """
-    try:
-        stack = Stack(settings)
-    except StackError as exc:
-        raise fail(f"The stack did not start: {exc}") from exc
+    settings = stack.settings
     busy = ports_in_use(stack)
     if busy:
         raise fail(
@@ -137,7 +147,6 @@ def start_stack(settings: StackSettings, reset: bool = False, resumes: bool = Tr
     console.print(f"Broker: {stack.broker_name}{persistence(stack) if resumes else ''}")
     for child in stack.children:
         console.print(f"  [green]●[/green] {child.name:<9} {child.listens}  (pid {child.pid})")
-    return stack
 
 
 def persistence(stack: Stack) -> str:
@@ -206,11 +215,12 @@ def up(
         webhooks_port=webhooks_port,
     )
     terminate_on_sigterm()
-    stack = start_stack(settings, reset)
-    console.print(f'Demo shop: {settings.collector_url}/shop/   SQL: footfall sql "SELECT …"')
+    stack = new_stack(settings)
     sql = sql_client(settings)
-    started = time.monotonic()
     try:
+        start_stack(stack, reset)
+        console.print(f'Demo shop: {settings.collector_url}/shop/   SQL: footfall sql "SELECT …"')
+        started = time.monotonic()
         with (
             Live(console=console, refresh_per_second=1, transient=True) as live,
             stack_lag(settings) as lag,
@@ -226,9 +236,10 @@ def up(
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:
-        stack.stop()
         sql.close()
-        console.print("stack stopped")
+        if launched(stack):
+            stack.stop()
+            console.print("stack stopped")
 
 
 def status_line(sql: SqlClient, started: float, lag: LagWatch | None = None) -> str:
@@ -295,9 +306,10 @@ def demo(
         f"Simulating {shoppers} shoppers over {weeks} weeks: {sim.total:,} events "
         f"({len(sim.server_events)} orders sent by the shop backend)."
     )
-    stack = start_stack(settings, resumes=False)
+    stack = new_stack(settings)
     sql = sql_client(settings)
     try:
+        start_stack(stack, resumes=False)
         started = time.monotonic()
         columns = (
             TextColumn("{task.description}"),

@@ -118,10 +118,8 @@ class FootfallUp:
         up = [sys.executable, "-m", "footfall.cli", "up", "--data-dir", str(self.data_dir)]
         return [*up, *ports, *options]
 
-    def start(self, *options: str, timeout_s: float = 150) -> float:
-        """Start it and wait until it says the stack is up; the seconds that took."""
+    def launch(self, *options: str) -> subprocess.Popen[bytes]:
         self.runs += 1
-        started = time.monotonic()
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
                 self.command(*options),
@@ -131,8 +129,14 @@ class FootfallUp:
                 start_new_session=True,
                 preexec_fn=default_sigint,  # noqa: PLW1509 (no threads in this test)
             )
+        return self.process
+
+    def start(self, *options: str, timeout_s: float = 150) -> float:
+        """Start it and wait until it says the stack is up; the seconds that took."""
+        started = time.monotonic()
+        process = self.launch(*options)
         while "Demo shop:" not in self.output.read_text():
-            assert self.process.poll() is None, f"footfall up exited:\n{self.output.read_text()}"
+            assert process.poll() is None, f"footfall up exited:\n{self.output.read_text()}"
             assert time.monotonic() - started < timeout_s, f"not up:\n{self.output.read_text()}"
             time.sleep(0.2)
         self.seen += self.tree()
@@ -366,3 +370,12 @@ def test_footfall_up_resumes_after_every_kind_of_stop(up: FootfallUp) -> None:
         assert sql.scalar("SELECT count() FROM events") == 0
     assert (up.data_dir / "logs" / "worker.log").read_text().startswith(worker_log)
     signal_up(signal.SIGTERM)(up)
+
+
+@pytest.mark.timeout(90)
+def test_a_stop_while_the_stack_starts_stops_what_was_started(up: FootfallUp) -> None:
+    up.launch("--broker", "tansu")
+    # The broker is up and the sink starting: footfall up is inside its start-up.
+    wait_for(lambda: len(up.tree()) >= 3, 60, "the broker and the sink started")
+    up.seen += up.tree()
+    signal_up(signal.SIGTERM)(up)  # exits 0 with "stack stopped", every process gone
