@@ -45,7 +45,7 @@ async def created_then_seen(
     finally:
         await admin.close()
     policies = {
-        topic: dict(entry[:2] for entry in entries)["cleanup.policy"]
+        topic: dict(entry[:2] for entry in entries).get("cleanup.policy", "")
         for answer in answers
         for _, _, _, topic, entries in answer.resources
     }
