@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.codec import has_lz4
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
@@ -75,6 +75,27 @@ async def ensure_topics(
         return [topic.name for topic in wanted]
     finally:
         await admin.close()
+
+
+async def topic_partitions(settings: FootfallSettings, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic`` as the broker lists it now (none if it does not exist).
+
+    A consumer's ``partitions_for_topic`` reads its cached metadata, which on Apache Kafka
+    holds only the topics it asked about: its first metadata request names none (Tansu
+    answers that one with every topic), so an assigning reader would find no partitions.
+    """
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(
+        TopicPartition(topic, part["partition"])
+        for entry in described
+        if entry["error_code"] == 0
+        for part in entry["partitions"]
+    )
 
 
 def all_led(described: list[dict[str, Any]], wanted: Sequence[NewTopic]) -> bool:

@@ -18,7 +18,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
-from footfall.kafka import client_options
+from footfall.kafka import client_options, topic_partitions
 from schemas.webhooks import Delivery
 from sinks.webhooks.dispatcher import Dispatcher, utcnow
 from sinks.webhooks.tracking import OffsetTracker
@@ -154,9 +154,7 @@ async def follow_profiles(dispatcher: Dispatcher, stop: asyncio.Event) -> None:
     )
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = sorted(consumer.partitions_for_topic(topic) or [])
-        tps = [TopicPartition(topic, p) for p in partitions]
+        tps = await topic_partitions(settings, topic)
         consumer.assign(tps)
         for tp in tps:
             position = state.position(topic, tp.partition)

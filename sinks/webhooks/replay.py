@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from footfall.kafka import client_options
+from footfall.kafka import client_options, topic_partitions
 from schemas.webhooks import Delivery
 from sinks.webhooks.settings import WebhookSettings
 
@@ -48,8 +48,7 @@ async def read_dlq(settings: WebhookSettings) -> list[Delivery]:
     await consumer.start()
     found: list[Delivery] = []
     try:
-        await consumer.topics()
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        tps = await topic_partitions(settings, topic)
         if not tps:
             return []
         consumer.assign(tps)
