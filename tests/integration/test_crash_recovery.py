@@ -116,37 +116,6 @@ def wait_for_folded(sql: SqlClient, at_least: int, timeout: float = 120) -> None
         time.sleep(0.2)
 
 
-@BOTH_BROKERS
-def test_worker_killed_mid_stream_recovers_with_exact_profiles(
-    tmp_path: Path, any_broker: BrokerKind
-) -> None:
-    with running_stack(tmp_path, any_broker) as (stack, sql):
-        worker_killed_mid_stream(stack, sql)
-
-
-def worker_killed_mid_stream(stack: Stack, sql: SqlClient) -> None:
-    events = synthetic_events(customers=60, total=8000, seed=21)
-    thread, report = send_in_background(stack, events)
-    wait_for_folded(sql, 2500)
-
-    stack.kill("worker")  # kill -9 in the middle of the stream
-    killed_at = time.monotonic()
-    restarted_log = log_size(stack, "worker")
-    stack.restart("worker")
-    before = progress(sql).profile_events
-    wait_for_folded(sql, before + 1, timeout=180)
-    print(f"worker processing again {time.monotonic() - killed_at:.1f}s after kill -9")
-
-    thread.join(timeout=180)
-    assert not thread.is_alive()
-    assert report.accepted == len(events)
-    wait_until_queryable(sql, len(events), timeout=180)
-    assert stored_profiles(sql) == ground_truth(events)
-    assert sql.scalar("SELECT count() FROM events") == len(events)
-    holes = holes_logged(stack, "worker", restarted_log)
-    print(f"{stack.broker_kind.value}: {holes} holes rewound after the worker's restart")
-
-
 def engine_processes(stack: Stack) -> list[int]:
     """PIDs of engine processes serving this stack's embedded store."""
     store = stack.settings.store_dsn.encode()

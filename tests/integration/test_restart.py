@@ -41,7 +41,7 @@ pytestmark = [
     pytest.mark.skipif(not kafka_available(), reason="Apache Kafka is not installed"),
 ]
 
-CART_S = 45
+CART_S = 25
 KEY = "demo-secret-key"
 PORTS = ("collector", "broker", "broker-controller", "sink", "worker", "webhooks")
 
