@@ -52,8 +52,7 @@ def kafka_version(lib: Path | None = None) -> str | None:
 
 
 def java_binary() -> str | None:
-    found = shutil.which("java")
-    return found
+    return shutil.which("java")
 
 
 def java_major(version_output: str) -> int | None:

@@ -210,15 +210,16 @@ class Stack:
         if not s.external_kafka:
             try:
                 kind = choose_kind(s.broker)
+                self.broker = local_broker(
+                    kind,
+                    s.data_dir.resolve() / "kafka",
+                    s.broker_port,
+                    s.broker_controller_port,
+                    s.kafka_heap_mb,
+                )
+                broker_command = self.broker.command()
             except BrokerError as exc:
                 raise StackError(str(exc)) from exc
-            self.broker = local_broker(
-                kind,
-                s.data_dir.resolve() / "kafka",
-                s.broker_port,
-                s.broker_controller_port,
-                s.kafka_heap_mb,
-            )
         common = {
             "KAFKA_BOOTSTRAP_SERVERS": s.bootstrap,
             "FOOTFALL_TOPIC_PREFIX": s.topic_prefix,
@@ -231,7 +232,7 @@ class Stack:
             self.children.append(
                 Child(
                     "broker",
-                    [],
+                    broker_command,
                     {},
                     broker.ready,
                     f"kafka://127.0.0.1:{s.broker_port} ({kind.value})",
@@ -321,12 +322,9 @@ class Stack:
             child.prepare()
         except BrokerError as exc:
             raise StackError(f"{child.name}: {exc}") from exc
-        command = child.command
-        if child.name == "broker" and self.broker is not None:
-            command = self.broker.command()
         with child.log_path.open("ab") as log_file:
             child.process = subprocess.Popen(
-                command,
+                child.command,
                 env=os.environ | child.env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
