@@ -1,4 +1,4 @@
-"""Tunable constants of the profile: decay, bands, catalogue medians. Pure data."""
+"""Tunable constants of the profile: decay, bands, catalogue medians, money. Pure data."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from schemas.profile import RfmBands
+from stream_processors.money import MoneyRules
 
 DECAY_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -31,6 +32,10 @@ class ProfileRules(BaseModel):
     )
     budget_below: float = Field(default=0.8, description="Mean price ratio under → budget.")
     premium_above: float = Field(default=1.25, description="Mean price ratio over → premium.")
+    money: MoneyRules = Field(
+        default_factory=MoneyRules,
+        description="Base currency per site and conversion rates (from FOOTFALL_MONEY_FILE).",
+    )
 
 
 DEFAULT_RULES = ProfileRules()

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from footfall.config import BrokerKind, FootfallSettings
 from stream_processors.journey import JourneyRules
+from stream_processors.money import load_money
 from stream_processors.rules import ProfileRules
 from stream_processors.segments import DEFAULT_CONFIG
 
@@ -55,8 +56,18 @@ class WorkerSettings(FootfallSettings):
         description="Decay, RFM bands and category medians (FOOTFALL_RULES as JSON).",
     )
 
+    money_file: Path | None = Field(
+        default=None,
+        description="Base currency per site and conversion rates (TOML, see "
+        "deploy/money.example.toml). Unset: every site is in EUR and nothing is converted.",
+    )
+
     def profile_rules(self) -> ProfileRules:
-        return self.rules
+        """The rules, with the money file read in: called once, at start-up, so that a bad
+        file stops the worker there (``MoneyFileError`` names the file and the fault)."""
+        if self.money_file is None:
+            return self.rules
+        return self.rules.model_copy(update={"money": load_money(self.money_file)})
 
     @property
     def producer_batch_limit(self) -> int:
