@@ -52,6 +52,34 @@ class Outgoing(BaseModel):
     )
 
 
+class CartLine(BaseModel):
+    """One cart change: ``quantity`` added (positive) or removed (negative) at ``at``."""
+
+    at: datetime
+    id: str = Field(description="Short id of the event (orders lines of the same instant).")
+    product: str
+    quantity: int
+    price: Decimal = Decimal(0)
+
+
+class CartBook(BaseModel):
+    """The cart changes since the latest order, kept in event time so that the cart comes
+    out the same whatever order its events arrive in.
+
+    Only the latest lines are kept; older ones are folded into ``base``. A late line older
+    than ``base_at`` is folded into the base where it arrives (the one case that is not
+    order-free: more than the kept number of cart changes without an order in between).
+    """
+
+    lines: list[CartLine] = Field(default_factory=list, description="Sorted by (at, id).")
+    base: dict[str, int] = Field(default_factory=dict, description="Cart before the lines.")
+    base_value: Decimal = Decimal(0)
+    base_at: datetime | None = Field(default=None, description="Newest line folded into base.")
+    cleared_at: datetime | None = Field(
+        default=None, description="Latest order: cart changes up to it no longer count."
+    )
+
+
 class Profile(BaseModel):
     """State kept per profile in the worker's table and published as snapshots."""
 
@@ -66,7 +94,10 @@ class Profile(BaseModel):
     last_seen: datetime | None = None
     event_count: int = 0
     counts: dict[str, int] = Field(default_factory=dict)
-    sessions: list[str] = Field(default_factory=list, description="Recent session ids.")
+    session_keys: str = Field(
+        default="",
+        description="Sorted 10-hex-digit hashes of the session ids seen (distinct sessions).",
+    )
     session_count: int = 0
     orders: int = 0
     revenue: Decimal = Decimal(0)
@@ -91,6 +122,7 @@ class Profile(BaseModel):
     cart: dict[str, int] = Field(default_factory=dict, description="product id → quantity")
     cart_value: Decimal = Decimal(0)
     cart_updated_at: datetime | None = None
+    cart_book: CartBook = Field(default_factory=CartBook, description="Cart changes, event time.")
     checkout_at: datetime | None = None
     order_times: list[datetime] = Field(
         default_factory=list, description="Recent order times, oldest first."
@@ -105,6 +137,17 @@ class Profile(BaseModel):
     min_rating: int | None = None
     refunds: int = 0
     refunded: Decimal = Decimal(0)
+    unconverted: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="Currency → orders less refunds in currencies without a rate to the site's "
+        "base currency: kept apart, never in revenue or refunded.",
+    )
+    unconverted_orders: int = Field(
+        default=0, description="Orders among ``orders`` whose total is in ``unconverted``."
+    )
+    unconverted_refunds: int = Field(
+        default=0, description="Refunds among ``refunds`` whose amount is in ``unconverted``."
+    )
     discount_orders: int = Field(default=0, description="Orders with a coupon or a discount.")
     search_terms: list[str] = Field(default_factory=list, description="Recent, newest last.")
     category_scores: dict[str, float] = Field(
@@ -138,8 +181,10 @@ class Profile(BaseModel):
         default_factory=dict,
         description="Source partition → highest source offset applied: replays change nothing.",
     )
-    recent_ids: list[str] = Field(
-        default_factory=list, description="Short ids of recent events and merges (retries)."
+    seen: dict[str, str] = Field(
+        default_factory=dict,
+        description="Receipt day (UTC days since 1970) → sorted 10-hex-digit short ids of "
+        "the events applied that day, for the dedup window: a retry at any offset is dropped.",
     )
     merge_ids: list[str] = Field(
         default_factory=list, description="Short ids of the merges folded in (never twice)."
@@ -151,7 +196,8 @@ class Profile(BaseModel):
 
     @property
     def average_order_value(self) -> Decimal:
-        return self.revenue / self.orders if self.orders else Decimal(0)
+        priced = self.orders - self.unconverted_orders
+        return self.revenue / priced if priced else Decimal(0)
 
 
 class StageTransition(BaseModel):

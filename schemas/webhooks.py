@@ -89,7 +89,7 @@ class Cart(BaseModel):
 class LastOrder(BaseModel):
     order_id: str
     total: Decimal
-    currency: str
+    currency: str | None = Field(default=None, description="None: the site's own currency.")
     items: int = 0
     coupon: str | None = None
     at: datetime | None = None
@@ -137,7 +137,7 @@ class OrderData(BaseModel):
     event_id: str
     order_id: str
     total: Decimal
-    currency: str
+    currency: str | None = Field(default=None, description="None: the site's own currency.")
     items: list[CartLine] = Field(default_factory=list)
     coupon: str | None = None
     discount: Decimal = Decimal(0)

@@ -72,13 +72,14 @@ def figures(profile: Profile, now: datetime, rules: ProfileRules = DEFAULT_RULES
     since_last = days_between(profile.last_order_at, now) if profile.last_order_at else None
     lifetime_days = days_between(profile.first_seen, now) if profile.first_seen else 0.0
     net = profile.revenue
+    priced = orders - profile.unconverted_orders  # orders in a currency without a rate: apart
     recency = score_down(since_last, rules.recency_bands_days)
     frequency = score_up(orders, rules.frequency_bands)
     monetary = score_up(float(net), rules.monetary_bands)
     decay = math.pow(2.0, -days_between(DECAY_EPOCH, now) / rules.half_life_days)
     return ProfileFigures(
         as_of=now,
-        average_order_value=(net / orders).quantize(Decimal("0.01")) if orders else Decimal(0),
+        average_order_value=(net / priced).quantize(Decimal("0.01")) if priced else Decimal(0),
         net_revenue=net,
         purchase_frequency_per_30d=round(orders * 30 / max(lifetime_days, 1.0), 4),
         mean_days_between_orders=round(mean_gap, 4) if mean_gap is not None else None,
@@ -127,7 +128,9 @@ def figure_values(
     return {name: cheap[name] for name in names}
 
 
-STORE_ONLY = frozenset({"offsets", "recent_ids", "merge_ids", "published_version", "outbox"})
+STORE_ONLY = frozenset(
+    {"offsets", "seen", "merge_ids", "published_version", "outbox", "session_keys", "cart_book"}
+)
 
 
 def snapshot(profile: Profile, now: datetime, rules: ProfileRules = DEFAULT_RULES) -> bytes:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from schemas.profile import Profile
+from stream_processors import cart as carts
+from stream_processors import dedup
 from stream_processors.channels import first_touch, last_touch
+from stream_processors.money import add_amounts
 from stream_processors.profile import (
     ANONYMOUS_IDS_KEPT,
     CART_ADDS_KEPT,
     DEVICES_KEPT,
     ORDER_TIMES_KEPT,
-    RECENT_IDS_KEPT,
     SEARCH_TERMS_KEPT,
-    SESSIONS_KEPT,
     add_counts,
     add_days,
     add_scores,
@@ -22,7 +21,9 @@ from stream_processors.profile import (
     remember,
     short_id,
 )
+from stream_processors.rules import DEFAULT_RULES
 
+DEFAULT_WINDOW = DEFAULT_RULES.dedup_window_days
 MERGES_KEPT = 32
 """Merges remembered per customer: a replayed merge may come after any number of events."""
 
@@ -33,9 +34,14 @@ def remember_all(ids: list[str], new: list[str], keep: int) -> list[str]:
     return ids
 
 
-def merge_profiles(into: Profile, other: Profile) -> Profile:
-    """``into`` with ``other`` folded in: counts add up, first seen is the earliest."""
-    cart = add_counts(into.cart, other.cart)
+def merge_profiles(into: Profile, other: Profile, window_days: int = DEFAULT_WINDOW) -> Profile:
+    """``into`` with ``other`` folded in: counts add up, first seen is the earliest, a session
+    or an event both know counts once."""
+    book = carts.merged(into.cart_book, other.cart_book)
+    cart, cart_value = carts.contents(book)
+    session_keys, session_count = dedup.merge_sessions(
+        (into.session_keys, into.session_count), (other.session_keys, other.session_count)
+    )
     low = [r for r in (into.min_rating, other.min_rating) if r is not None]
     newer_country = other.country_at is not None and (
         into.country_at is None or other.country_at > into.country_at
@@ -45,9 +51,9 @@ def merge_profiles(into: Profile, other: Profile) -> Profile:
             "version": into.version + 1,
             "event_count": into.event_count + other.event_count,
             "counts": add_counts(into.counts, other.counts),
-            "sessions": remember_all(list(into.sessions), other.sessions, SESSIONS_KEPT),
-            "session_count": into.session_count + other.session_count,
-            "recent_ids": remember_all(list(into.recent_ids), other.recent_ids, RECENT_IDS_KEPT),
+            "session_keys": session_keys,
+            "session_count": session_count,
+            "seen": dedup.merge_seen(into.seen, other.seen, window_days),
             # The customer's watermarks stay its own: an event's source offset always routes
             # to the same profile, and another worker's events for the customer may still be
             # on their way with offsets below the anonymous profile's.
@@ -61,6 +67,9 @@ def merge_profiles(into: Profile, other: Profile) -> Profile:
             "revenue": into.revenue + other.revenue,
             "refunds": into.refunds + other.refunds,
             "refunded": into.refunded + other.refunded,
+            "unconverted": add_amounts(into.unconverted, other.unconverted),
+            "unconverted_orders": into.unconverted_orders + other.unconverted_orders,
+            "unconverted_refunds": into.unconverted_refunds + other.unconverted_refunds,
             "currency": into.currency or other.currency,
             "first_order_at": earliest(into.first_order_at, other.first_order_at),
             "last_order_at": latest(into.last_order_at, other.last_order_at),
@@ -74,8 +83,9 @@ def merge_profiles(into: Profile, other: Profile) -> Profile:
             "price_count": into.price_count + other.price_count,
             "price_ratio_sum": into.price_ratio_sum + other.price_ratio_sum,
             "price_ratio_count": into.price_ratio_count + other.price_ratio_count,
+            "cart_book": book,
             "cart": cart,
-            "cart_value": into.cart_value + other.cart_value if cart else Decimal(0),
+            "cart_value": cart_value,
             "cart_updated_at": latest(into.cart_updated_at, other.cart_updated_at),
             "checkout_at": latest(into.checkout_at, other.checkout_at),
             "recent_cart_adds": sorted(into.recent_cart_adds + other.recent_cart_adds)[
@@ -101,11 +111,13 @@ def merge_profiles(into: Profile, other: Profile) -> Profile:
     )
 
 
-def absorb(into: Profile, other: Profile, merge_id: str) -> Profile:
+def absorb(
+    into: Profile, other: Profile, merge_id: str, window_days: int = DEFAULT_WINDOW
+) -> Profile:
     """``into`` after folding ``other`` in; the same merge applied twice changes nothing."""
     done = short_id(merge_id)
     if done in into.merge_ids:
         return into
-    merged = merge_profiles(into, other)
+    merged = merge_profiles(into, other, window_days)
     merge_ids = remember(into.merge_ids, done, MERGES_KEPT)
     return merged.model_copy(update={"merge_ids": merge_ids, "customer_id": into.profile_id})

@@ -11,9 +11,8 @@ duplicates (ReplacingMergeTree rows, webhook delivery ids, merge ids).
 
 from __future__ import annotations
 
-from typing import Any
-
 from schemas.profile import Outgoing
+from stream_processors.messages import EventMessage, Message, TickMessage
 from stream_processors.profile import short_id
 
 OUTBOX_KEPT = 8
@@ -27,14 +26,13 @@ Record = tuple[str, str, str]
 """(topic role, key, JSON value)."""
 
 
-def message_id(message: dict[str, Any]) -> str:
+def message_id(message: Message) -> str:
     """The outbox id of a message on the re-keyed topic, the same each time it is read."""
-    kind = message["kind"]
-    if kind == "event":
-        return f"event:{short_id(str(message['event']['event_id']))}"
-    if kind == "tick":
-        return f"tick:{message['now']}"
-    return f"{kind}:{short_id(message['merge_id'])}"
+    if isinstance(message, EventMessage):
+        return f"event:{short_id(str(message.event.event_id))}"
+    if isinstance(message, TickMessage):
+        return f"tick:{message.now.isoformat()}"
+    return f"{message.kind}:{short_id(message.merge_id)}"
 
 
 def kept(outbox: list[Outgoing], now: float) -> list[Outgoing]:

@@ -2,9 +2,11 @@
 
 Every update is idempotent. An event read from source partition ``p`` at offset ``o`` is
 applied once: the profile keeps, per source partition, the highest offset applied (events of
-one browser reach their profile in source order), plus a short window of recent event ids for
-retries that arrive at new offsets. Sums and counts are order-free; "first"/"last" figures
-compare ``occurred_at``, so late events land where they belong.
+one browser reach their profile in source order: a replay is dropped at once), and the short
+ids of the events it applied per receipt day within the dedup window, so the same event
+received again at a new offset (another collector, a client retry, a producer retry) is
+dropped too. Sums, counts, distinct sessions and the cart are order-free; "first"/"last"
+figures compare ``occurred_at``, so late events land where they belong.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from schemas.events import (
     Review,
     Search,
 )
-from schemas.profile import Profile
+from schemas.profile import CartBook, CartLine, Profile
+from stream_processors import cart as carts
+from stream_processors import dedup
 from stream_processors.channels import first_touch, last_touch, touch_of
 from stream_processors.rules import DECAY_EPOCH, DEFAULT_RULES, ProfileRules
 
-RECENT_IDS_KEPT = 8
-SESSIONS_KEPT = 8
 ORDER_TIMES_KEPT = 24
 CART_ADDS_KEPT = 16
 SEARCH_TERMS_KEPT = 5
@@ -58,7 +60,7 @@ def short_id(event_id: str) -> str:
 def already_applied(profile: Profile, event_id: str, source: Source | None = None) -> bool:
     if source is not None and profile.offsets.get(str(source[0]), -1) >= source[1]:
         return True
-    return short_id(event_id) in profile.recent_ids
+    return dedup.seen_before(profile.seen, short_id(event_id))
 
 
 def remember(ids: list[str], new: str, keep: int) -> list[str]:
@@ -88,10 +90,18 @@ def add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return merged
 
 
+MAX_DECAY_EXPONENT = 900.0
+"""2 ** 900 is far from a float's limit (2 ** 1024), with room for sums of many weights."""
+
+
 def decay_weight(at: datetime, rules: ProfileRules) -> float:
-    """Weight of an interest at ``at``, scaled to the epoch: sums stay order-free."""
+    """Weight of an interest at ``at``, scaled to the epoch: sums stay order-free.
+
+    The exponent is capped, so a date centuries away (or a tiny half-life) saturates the
+    weight instead of overflowing a float."""
     days = (at - DECAY_EPOCH).total_seconds() / 86400
-    return math.pow(2.0, days / rules.half_life_days)
+    exponent = max(-MAX_DECAY_EXPONENT, min(MAX_DECAY_EXPONENT, days / rules.half_life_days))
+    return math.pow(2.0, exponent)
 
 
 def add_scores(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
@@ -128,11 +138,14 @@ def apply_event(
     if already_applied(profile, event_id, source):
         return profile
     kind = getattr(event, "type", "custom")
+    received = dedup.receipt_day(event.received_at or event.occurred_at)
     changes: dict[str, Any] = {
         "version": profile.version + 1,
         "event_count": profile.event_count + 1,
         "counts": add_counts(profile.counts, {kind: 1}),
-        "recent_ids": remember(profile.recent_ids, short_id(event_id), RECENT_IDS_KEPT),
+        "seen": dedup.remember_seen(
+            profile.seen, short_id(event_id), received, rules.dedup_window_days
+        ),
         "first_seen": earliest(profile.first_seen, event.occurred_at),
         "last_seen": latest(profile.last_seen, event.occurred_at),
         "anonymous_ids": remember(profile.anonymous_ids, event.anonymous_id, ANONYMOUS_IDS_KEPT),
@@ -144,9 +157,11 @@ def apply_event(
         changes["offsets"] = offsets
     if event.customer_id:
         changes["customer_id"] = event.customer_id
-    if event.session_id and event.session_id not in profile.sessions:
-        changes["sessions"] = remember(profile.sessions, event.session_id, SESSIONS_KEPT)
-        changes["session_count"] = profile.session_count + 1
+    if event.session_id:
+        keys, count = dedup.add_session(
+            profile.session_keys, profile.session_count, event.session_id
+        )
+        changes |= {"session_keys": keys, "session_count": count}
     changes |= context_changes(profile, event)
     changes |= typed_changes(profile, event, rules)
     return profile.model_copy(update=changes)
@@ -222,12 +237,9 @@ def typed_changes(profile: Profile, event: Envelope, rules: ProfileRules) -> dic
     if isinstance(event, OrderPlaced):
         return order_changes(profile, event, rules)
     if isinstance(event, OrderRefunded):
-        amount = event.properties.amount
-        return {
-            "revenue": profile.revenue - amount,
-            "refunds": profile.refunds + 1,
-            "refunded": profile.refunded + amount,
-        }
+        refund = event.properties
+        money = rules.money.refund_changes(profile, refund.amount, refund.currency, event.site_id)
+        return {"refunds": profile.refunds + 1, **money}
     if isinstance(event, Review):
         rating = event.properties.rating
         low = rating if profile.min_rating is None else min(profile.min_rating, rating)
@@ -245,19 +257,16 @@ def typed_changes(profile: Profile, event: Envelope, rules: ProfileRules) -> dic
 
 def cart_changes(profile: Profile, event: CartAdd | CartRemove) -> dict[str, Any]:
     props = event.properties
-    cart = dict(profile.cart)
     sign = 1 if isinstance(event, CartAdd) else -1
-    quantity = max(0, cart.get(props.product_id, 0) + sign * props.quantity)
-    if quantity:
-        cart[props.product_id] = quantity
-    else:
-        cart.pop(props.product_id, None)
-    value = profile.cart_value + sign * (props.price or Decimal(0)) * props.quantity
-    changes: dict[str, Any] = {
-        "cart": cart,
-        "cart_value": max(Decimal(0), value) if cart else Decimal(0),
-        "cart_updated_at": latest(profile.cart_updated_at, event.occurred_at),
-    }
+    line = CartLine(
+        at=event.occurred_at,
+        id=short_id(str(event.event_id)),
+        product=props.product_id,
+        quantity=sign * props.quantity,
+        price=props.price or Decimal(0),
+    )
+    changes = book_changes(carts.with_line(profile.cart_book, line))
+    changes["cart_updated_at"] = latest(profile.cart_updated_at, event.occurred_at)
     if isinstance(event, CartAdd):
         changes["recent_cart_adds"] = keep_sorted(
             profile.recent_cart_adds, event.occurred_at, CART_ADDS_KEPT
@@ -270,27 +279,33 @@ def order_changes(profile: Profile, event: OrderPlaced, rules: ProfileRules) -> 
     at = event.occurred_at
     props = event.properties
     items = props.items
+    # Item prices in the base currency too (None without a rate: no price figures from them).
+    prices = [rules.money.to_base(i.price, props.currency, event.site_id) for i in items]
+    known = [price for price in prices if price is not None]
     changes: dict[str, Any] = {
         "orders": profile.orders + 1,
-        "revenue": profile.revenue + props.total,
-        "currency": profile.currency or props.currency,
+        **rules.money.order_changes(profile, props.total, props.currency, event.site_id),
         "first_order_at": earliest(profile.first_order_at, at),
         "last_order_at": latest(profile.last_order_at, at),
         "order_times": keep_sorted(profile.order_times, at, ORDER_TIMES_KEPT),
         "coupon_orders": profile.coupon_orders + (1 if props.coupon else 0),
         "discount_orders": profile.discount_orders + (1 if props.coupon or props.discount else 0),
-        "price_sum": profile.price_sum + sum((i.price for i in items), Decimal(0)),
-        "price_count": profile.price_count + len(items),
+        "price_sum": profile.price_sum + sum(known, Decimal(0)),
+        "price_count": profile.price_count + len(known),
         "order_hours": add_counts(profile.order_hours, {str(at.hour): 1}),
         "order_weekdays": add_counts(profile.order_weekdays, {str(at.isoweekday()): 1}),
     }
     changes |= day_changes(profile, at, 2)
     interim = profile.model_copy(update=changes)
-    for item in items:
-        extra = interest_changes(interim, at, item.category, item.brand, item.price, rules)
+    for item, price in zip(items, prices, strict=True):
+        extra = interest_changes(interim, at, item.category, item.brand, price, rules)
         interim = interim.model_copy(update=extra)
         changes |= extra
-    # An order empties the cart, unless the cart changed after it.
-    if profile.cart_updated_at is None or profile.cart_updated_at <= at:
-        changes |= {"cart": {}, "cart_value": Decimal(0)}
+    changes |= book_changes(carts.cleared(profile.cart_book, at))  # an order empties the cart
     return changes
+
+
+def book_changes(book: CartBook) -> dict[str, Any]:
+    """The cart book and the cart folded from it."""
+    cart, value = carts.contents(book)
+    return {"cart_book": book, "cart": cart, "cart_value": value}

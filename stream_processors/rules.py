@@ -17,6 +17,13 @@ class ProfileRules(BaseModel):
     """How figures are computed; one instance per worker, from its settings."""
 
     half_life_days: float = Field(default=30.0, gt=0, description="Interest decay half-life.")
+    dedup_window_days: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="An event id received again within this many days (at any offset, "
+        "through any collector) changes nothing.",
+    )
     recency_bands_days: RfmBands = Field(
         default=(14, 30, 90, 180),
         description="Days since last order at the score cut points: ≤ first → 5 … > last → 1.",

@@ -51,6 +51,15 @@ class WorkerSettings(FootfallSettings):
     snapshot_interval_s: float = Field(
         default=1.0, ge=0, description="At most one profile snapshot per profile per interval."
     )
+    dlq_max_consecutive: int = Field(
+        default=100, ge=1, description="Messages rejected in a row that stop the worker."
+    )
+    dlq_max_ratio: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Share of rejected messages among the last 1,000 that stops the worker.",
+    )
     rules: ProfileRules = Field(
         default_factory=ProfileRules,
         description="Decay, RFM bands and category medians (FOOTFALL_RULES as JSON).",

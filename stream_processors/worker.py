@@ -8,9 +8,10 @@ site + profile id, each message carrying the source partition and offset) → pr
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import orjson
@@ -20,14 +21,11 @@ from pydantic import ValidationError
 
 from footfall.config import BrokerKind
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
-from schemas.profile import Profile, StageTransition
-from schemas.segments import SegmentChange
+from schemas.profile import Profile
 from stream_processors.continuity import Continuity
 from stream_processors.figures import figure_values, snapshot, stored
 from stream_processors.identity import (
     BrowserIdentity,
-    NoLinkError,
-    absorb_message,
     event_message,
     is_command,
     merge_message,
@@ -35,18 +33,19 @@ from stream_processors.identity import (
     table_key,
     undo_link,
 )
-from stream_processors.journey_step import (
-    JourneyConfig,
-    after_event,
-    after_tick,
-    earliest_due,
-    is_due,
-)
+from stream_processors.journey_step import JourneyConfig, earliest_due, is_due
 from stream_processors.live import LiveCache
-from stream_processors.merging import absorb
-from stream_processors.outbox import Record, message_id, recorded, to_resend
-from stream_processors.profile import already_applied, apply_event, new_profile
-from stream_processors.segments import figures_used, leave_all, load_config
+from stream_processors.messages import (
+    EventMessage,
+    InvalidMessage,
+    parse_message,
+    reason_of,
+    tick_message,
+)
+from stream_processors.outbox import Record
+from stream_processors.poison import DlqLimit, DlqLimitExceeded, dead_letter, is_poison
+from stream_processors.profile_step import Applied, Replayed, StepConfig, load, step
+from stream_processors.segments import figures_used, load_config
 from stream_processors.settings import WorkerSettings
 from stream_processors.snapshots import Throttle
 from stream_processors.table_codec import register_table_codec
@@ -55,6 +54,26 @@ from stream_processors.views import add_views
 
 log = logging.getLogger("footfall.worker")
 SWEEP_DELAYS_S = (1.0, 5.0, 15.0, 40.0)
+EXIT_BUG = 70
+"""Exit status of a worker stopped by a bug in its own code or by the DLQ limit."""
+Routed = tuple[str, bytes]
+"""(key, value) of a message for the re-keyed topic."""
+
+
+def stop_the_worker(why: str, exc: BaseException) -> NoReturn:
+    """Stop at once, before anything commits past the message being processed: the message
+    is read again when the worker comes back (fixed). Tables and offsets are as durable as
+    after a ``kill -9``."""
+    log.critical("stopping the worker: %s", why, exc_info=exc)
+    logging.shutdown()
+    os._exit(EXIT_BUG)
+
+
+def reason(exc: Exception) -> str:
+    """The DLQ reason of a rejected message."""
+    if isinstance(exc, ValidationError):
+        return reason_of(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def build_app(settings: WorkerSettings) -> faust.App:
@@ -99,6 +118,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
         journey = JourneyConfig(
             settings.journey, segments, lambda p, at: figure_values(p, at, used, rules)
         )
+    step_config = StepConfig(journey, rules)
     ticked: dict[str, str] = {}  # due times already asked for; the due times live in the table
 
     json_schema: faust.Schema[str, Any] = faust.Schema(
@@ -122,8 +142,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
 
     async def reject(raw: bytes, reason: str, stage: str) -> None:
         log.warning("rejected message in %s: %s", stage, reason)
-        record = {"reason": reason, "stage": stage, "payload": raw.decode(errors="replace")}
-        await dlq_topic.send(value=orjson.dumps(record))
+        await dlq_topic.send(value=dead_letter(raw, reason, stage))
 
     continuity = Continuity()  # messages the consumer skipped are read again
 
@@ -146,32 +165,46 @@ def build_app(settings: WorkerSettings) -> faust.App:
         await consumer.follow(message.tp, verdict)  # type: ignore[attr-defined]
         return verdict.deliver
 
+    dlq_limit = DlqLimit(settings.dlq_max_consecutive, settings.dlq_max_ratio)
+
+    async def rejected(raw: bytes, exc: Exception, stage: str) -> None:
+        """Poison goes to the DLQ (within the limit); anything else is a bug: stop."""
+        if not is_poison(exc):
+            stop_the_worker(f"a bug in the {stage} step", exc)
+        try:
+            dlq_limit.record(rejected=True)
+        except DlqLimitExceeded as limit:
+            stop_the_worker(f"the DLQ limit of the {stage} step", limit)
+        await reject(raw, reason(exc), stage)
+
     @app.agent(events_topic)
     async def resolve_identity(stream: faust.StreamT[bytes]) -> None:
         async for record in stream.events():
             if not await in_order(record):
                 continue
             raw: bytes = record.value
-            if is_command(raw):
-                await command(raw, record.message.offset)
-                continue
             try:
+                if is_command(raw):
+                    await command(raw, record.message.offset)
+                    continue
                 event = parse_event(raw)
-            except ValidationError as exc:
-                await reject(raw, str(exc), "identity")
+                source = (record.message.partition, record.message.offset)
+                routed = route_one(event, raw, source)
+            except Exception as exc:  # sorted into poison and bugs
+                await rejected(raw, exc, "identity")
                 continue
-            source = (record.message.partition, record.message.offset)
-            await route_one(event, raw, source)
+            dlq_limit.record(rejected=False)
+            for key, value in routed:
+                await emit(topics.identified, key.encode(), value)
 
     async def command(raw: bytes, offset: int) -> None:
         try:
             body = orjson.loads(raw)
             browser = table_key(body["site_id"], body["anonymous_id"])
-            before = browser_identity(browser)
-            after = undo_link(before, offset, datetime.now(UTC))
-        except (orjson.JSONDecodeError, KeyError, ValidationError, NoLinkError) as exc:
-            await reject(raw, repr(exc), "identity")
-            return
+        except KeyError as exc:
+            raise InvalidMessage(f"a command without {exc}") from exc
+        before = browser_identity(browser)
+        after = undo_link(before, offset, datetime.now(UTC))
         identity[browser] = after.model_dump(mode="json", exclude_defaults=True)
         live_identities.put(browser, after)
 
@@ -180,26 +213,21 @@ def build_app(settings: WorkerSettings) -> faust.App:
             browser, lambda: BrowserIdentity.model_validate(identity.get(browser) or {})
         )
 
-    async def route_one(event: Envelope, raw: bytes, source: tuple[int, int]) -> None:
+    def route_one(event: Envelope, raw: bytes, source: tuple[int, int]) -> list[Routed]:
+        """Route the event (the identity table is updated); the messages to send for it."""
         browser = table_key(event.site_id, event.anonymous_id)
         before = browser_identity(browser)
         routing, after = route_at(before, event, source[1])
         if after.links != before.links:
             identity[browser] = after.model_dump(mode="json", exclude_defaults=True)
             live_identities.put(browser, after)
+        out: list[Routed] = []
         if routing.merge_from is not None:
-            await emit(
-                topics.identified,
-                table_key(event.site_id, routing.merge_from).encode(),
-                merge_message(
-                    event.site_id, routing.merge_from, routing.profile_id, f"merge:{event.event_id}"
-                ),
-            )
-        await emit(
-            topics.identified,
-            table_key(event.site_id, routing.profile_id).encode(),
-            event_message(event, raw, routing.profile_id, source),
-        )
+            merge_id = f"merge:{event.event_id}"
+            merge = merge_message(event.site_id, routing.merge_from, routing.profile_id, merge_id)
+            out.append((table_key(event.site_id, routing.merge_from), merge))
+        message = event_message(event, raw, routing.profile_id, source)
+        return [*out, (table_key(event.site_id, routing.profile_id), message)]
 
     async def publish(key: str, profile: Profile) -> Profile:
         await emit(topics.profiles, key.encode(), snapshot(profile, datetime.now(UTC), rules))
@@ -215,55 +243,36 @@ def build_app(settings: WorkerSettings) -> faust.App:
         role, key, value = record
         await emit(roles[role], key.encode(), value.encode())
 
-    async def save(
-        key: str,
-        before: Profile,
-        after: Profile,
-        transitions: list[StageTransition],
-        changes: list[SegmentChange],
-        ident: str,
-        urgent: bool = False,
-        handed_over: list[Record] | None = None,
-    ) -> None:
-        """Store the profile after message ``ident``; send its transitions, segment changes
-        and hand-overs (kept in the outbox for a replay), and a throttled snapshot."""
-        records: list[Record] = [("journey", key, t.model_dump_json()) for t in transitions]
-        records += [("segments", key, change.model_dump_json()) for change in changes]
-        records += handed_over or []
+    async def replayed(key: str, profile: Profile, records: list[Record]) -> None:
+        """A message read again after a crash: its state is stored, but its records and
+        snapshot may never have reached the broker. Send them again."""
         for record in records:
             await send(record)
-        if records and after.version == before.version:
-            after = after.model_copy(update={"version": after.version + 1})
-        if after.version == before.version:
+        await publish(key, profile)
+
+    async def applied(key: str, before: Profile, outcome: Applied) -> None:
+        """Send the step's records, store the profile, publish a (throttled) snapshot."""
+        for record in outcome.records:
+            await send(record)
+        after = outcome.after
+        if not outcome.changed(before):
             if after.published_version < after.version:
                 throttle.held.setdefault(key, time.monotonic())
             return
-        outbox = recorded(after.outbox, ident, records, time.time())
-        if outbox is not after.outbox:
-            after = after.model_copy(update={"outbox": outbox})
-        if throttle.publish_now(key, time.monotonic(), urgent=urgent):
+        if throttle.publish_now(key, time.monotonic(), urgent=outcome.urgent):
             after = await publish(key, after)
         profiles[key] = stored(after)
         live_profiles.put(key, after)
 
-    async def replayed(key: str, profile: Profile, ident: str) -> None:
-        """Message ``ident`` read again after a crash: its state is stored, but its records
-        and snapshot may never have reached the broker. Send them again."""
-        for record in to_resend(profile.outbox, ident) or []:
-            await send(record)
-        await publish(key, profile)
+    def warn_unpriced(event: Envelope) -> None:
+        """An order or refund kept apart from revenue: say which rate is missing."""
+        if isinstance(event, (OrderPlaced, OrderRefunded)):
+            missing = rules.money.missing_rate(event.properties.currency, event.site_id)
+            if missing is not None:
+                log.warning("event %s kept apart from revenue: %s", event.event_id, missing)
 
-    def moved(
-        profile: Profile, kind: str | None, at: datetime, event_id: str | None
-    ) -> tuple[Profile, list[StageTransition], list[SegmentChange]]:
-        """Journey stage and segments after an event (or a merge, ``kind`` None)."""
-        return after_event(profile, kind, at, event_id, journey)
-
-    def timed_out(
-        profile: Profile, now: datetime
-    ) -> tuple[Profile, list[StageTransition], list[SegmentChange]]:
-        """Timer transitions due by ``now``; segments re-evaluated at the last one."""
-        return after_tick(profile, now, journey)
+    def profile_at(key: str, site_id: str, profile_id: str) -> Profile:
+        return live_profiles.get(key, lambda: load(profiles.get(key), site_id, profile_id))
 
     @app.agent(identified_topic)
     async def update_profiles(stream: faust.StreamT[bytes]) -> None:
@@ -272,72 +281,20 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 continue
             raw: bytes = record.value
             try:
-                await handle(orjson.loads(raw))
-            except (ValidationError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                await reject(raw, repr(exc), "profile")
-
-    async def handle(message: dict[str, Any]) -> None:
-        kind = message["kind"]
-        site_id: str = message["site_id"]
-        key = table_key(site_id, message["profile_id"])
-        before = live_profiles.get(
-            key, lambda: load(profiles.get(key), site_id, message["profile_id"])
-        )
-        ident = message_id(message)
-        if kind == "event":
-            await handle_event(key, before, message, ident)
-        elif to_resend(before.outbox, ident) is not None:
-            await replayed(key, before, ident)
-        elif kind == "tick":
-            after, transitions, changes = timed_out(before, datetime.fromisoformat(message["now"]))
-            if after != before and after.version == before.version:
-                after = after.model_copy(update={"version": before.version + 1})  # next check
-            await save(key, before, after, transitions, changes, ident)
-        elif kind == "merge" and before.version > 0 and before.merged_into is None:
-            # Hand the anonymous profile over to its customer, once.
-            into = message["into"]
-            handover = absorb_message(site_id, into, before, message["merge_id"])
-            gone = before.model_copy(
-                update={"merged_into": into, "segments": [], "version": before.version + 1}
-            )
-            at = before.last_seen or before.first_seen or datetime.now(UTC)
-            changes = leave_all(before, at, "merged")
-            records: list[Record] = [("identified", table_key(site_id, into), handover.decode())]
-            await save(key, before, gone, [], changes, ident, urgent=True, handed_over=records)
-        elif kind == "absorb":
-            other = Profile.model_validate(message["profile"])
-            merged = absorb(before, other, message["merge_id"])
-            if merged is before:
-                await replayed(key, before, ident)
-                return
-            at = merged.last_seen or datetime.now(UTC)
-            moved_to = moved(merged, None, at, message["merge_id"])
-            await save(key, before, *moved_to, ident, urgent=True)
-
-    async def handle_event(key: str, before: Profile, message: dict[str, Any], ident: str) -> None:
-        event = parse_event(message["event"])
-        pair = message.get("source")
-        source = (int(pair[0]), int(pair[1])) if pair else None
-        if already_applied(before, str(event.event_id), source):
-            await replayed(key, before, ident)
-            return
-        current = revived(before) if before.merged_into is not None else before
-        # Timers that fell due before this event fire first, at their own time.
-        current, transitions, changes = timed_out(current, event.occurred_at)
-        current = apply_event(current, event, source, rules)
-        current, more_transitions, more_changes = moved(
-            current, event.type, event.occurred_at, str(event.event_id)
-        )
-        urgent = isinstance(event, (OrderPlaced, OrderRefunded))
-        await save(
-            key,
-            before,
-            current,
-            transitions + more_transitions,
-            changes + more_changes,
-            ident,
-            urgent,
-        )
+                message = parse_message(raw)
+                key = table_key(message.site_id, message.profile_id)
+                before = profile_at(key, message.site_id, message.profile_id)
+                outcome = step(before, message, step_config, datetime.now(UTC), time.time())
+            except Exception as exc:  # sorted into poison and bugs
+                await rejected(raw, exc, "profile")
+                continue
+            dlq_limit.record(rejected=False)
+            if isinstance(message, EventMessage) and isinstance(outcome, Applied):
+                warn_unpriced(message.event)
+            if isinstance(outcome, Replayed):
+                await replayed(key, before, outcome.records)
+            else:
+                await applied(key, before, outcome)
 
     @app.timer(settings.timer_interval_s)  # type: ignore[untyped-decorator]
     async def scan_timers() -> None:
@@ -351,13 +308,7 @@ def build_app(settings: WorkerSettings) -> faust.App:
                 continue
             ticked[key] = due
             site_id, _, profile_id = key.partition(":")
-            tick = {
-                "kind": "tick",
-                "site_id": site_id,
-                "profile_id": profile_id,
-                "now": now.isoformat(),
-            }
-            await emit(topics.identified, key.encode(), orjson.dumps(tick))
+            await emit(topics.identified, key.encode(), tick_message(site_id, profile_id, now))
 
     @app.timer(interval=max(0.2, settings.snapshot_interval_s / 2))  # type: ignore[untyped-decorator]
     async def flush_snapshots() -> None:
@@ -407,26 +358,6 @@ def build_app(settings: WorkerSettings) -> faust.App:
 
     add_views(app, profiles, identity, settings, rules)
     return app
-
-
-def revived(profile: Profile) -> Profile:
-    """A fresh anonymous profile that still remembers which events it has applied."""
-    fresh = new_profile(profile.site_id, profile.profile_id)
-    return fresh.model_copy(
-        update={
-            "offsets": profile.offsets,
-            "recent_ids": profile.recent_ids,
-            "outbox": profile.outbox,
-            "version": profile.version + 1,
-            "published_version": profile.published_version,
-        }
-    )
-
-
-def load(value: dict[str, Any] | None, site_id: str, profile_id: str) -> Profile:
-    if value is None:
-        return new_profile(site_id, profile_id)
-    return Profile.model_validate(value)
 
 
 def changelog_topics(app: faust.App) -> list[NewTopic]:

@@ -82,7 +82,7 @@ class Intake:
         if kind == "order_placed":
             order = last_order_of(event)
             if order is None:
-                raise BadInput("order without id, total or currency")
+                raise BadInput("order without id or total")
             recorded = self.state.record_order(site, profile_id, order)
             snapshot = self.state.profile(site, profile_id)
             first = first_order(recorded, snapshot, when(event.get("occurred_at")))

@@ -57,7 +57,7 @@ def last_order_of(event: dict[str, Any]) -> LastOrder | None:
         return LastOrder(
             order_id=str(props["order_id"]),
             total=Decimal(str(props["total"])),
-            currency=str(props["currency"]),
+            currency=props.get("currency"),
             items=sum(int(item.get("quantity", 1)) for item in props.get("items") or []),
             coupon=props.get("coupon"),
             at=event.get("occurred_at"),

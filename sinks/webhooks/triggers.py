@@ -125,7 +125,7 @@ def order_triggers(event: dict[str, Any], profile_id: str, first_order: bool) ->
             event_id=str(event["event_id"]),
             order_id=str(props["order_id"]),
             total=Decimal(str(props["total"])),
-            currency=str(props["currency"]),
+            currency=props.get("currency"),
             items=line_items(props.get("items")),
             coupon=props.get("coupon"),
             discount=Decimal(str(props.get("discount") or 0)),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+import orjson
+
 from stream_processors.identity import absorb_message
+from stream_processors.messages import Message, parse_message
 from stream_processors.outbox import (
     OUTBOX_KEPT,
     OUTBOX_WINDOW_S,
@@ -20,16 +23,22 @@ CHANGE = ("segments", "demo:c1", '{"segment":"high_intent"}')
 
 
 def test_a_message_is_known_by_the_same_id_each_time_it_is_read() -> None:
+    def message(**body: object) -> Message:
+        return parse_message(orjson.dumps({"site_id": "demo", "profile_id": "c1"} | body))
+
     event_id = str(uuid.uuid4())
-    event = {"kind": "event", "event": {"event_id": event_id, "type": "page_view"}}
-    assert message_id(event) == message_id({**event, "site_id": "other"})
-    assert message_id(event) != message_id(
-        {"kind": "event", "event": {"event_id": str(uuid.uuid4())}}
+    event = {"event_id": event_id, "type": "page_view", "site_id": "demo"}
+    event |= {"anonymous_id": "b", "occurred_at": "2026-11-28T12:00:00+00:00"}
+    read = message(kind="event", event=event)
+    assert message_id(read) == message_id(message(kind="event", event=event, source=[0, 9]))
+    other = message(kind="event", event=event | {"event_id": str(uuid.uuid4())})
+    assert message_id(read) != message_id(other)
+    merge = message(kind="merge", into="c2", merge_id=f"merge:{event_id}")
+    absorb = message(
+        kind="absorb", profile={"site_id": "demo", "profile_id": "a"}, merge_id=f"merge:{event_id}"
     )
-    merge = {"kind": "merge", "merge_id": f"merge:{event_id}"}
-    absorb = {"kind": "absorb", "merge_id": f"merge:{event_id}"}
-    assert len({message_id(event), message_id(merge), message_id(absorb)}) == 3
-    tick = {"kind": "tick", "now": "2026-11-28T12:00:00+00:00"}
+    assert len({message_id(read), message_id(merge), message_id(absorb)}) == 3
+    tick = message(kind="tick", now="2026-11-28T12:00:00+00:00")
     assert message_id(tick) == "tick:2026-11-28T12:00:00+00:00"
 
 

@@ -181,6 +181,38 @@ def test_a_client_retry_at_a_new_offset_is_caught_by_the_recent_ids() -> None:
     assert apply_event(profile, event, source=(0, 7)).orders == 1
 
 
+def test_a_whole_history_received_again_at_new_offsets_changes_nothing() -> None:
+    """A second collector, a client retry or a producer retry: same ids, new offsets."""
+    once = history()
+    received = [e.model_copy(update={"received_at": at(40, i % 24)}) for i, e in enumerate(once)]
+    again = [e.model_copy(update={"received_at": at(46, 23)}) for e in once]
+    profile = new_profile("shop", "c1")
+    for offset, event in enumerate([*received, *again, *reversed(again)]):
+        profile = apply_event(profile, event, source=(offset % 2, offset), rules=RULES)
+    assert profile.model_dump(exclude={"offsets"}) == fold(received).model_dump(exclude={"offsets"})
+
+
+def test_the_dedup_window_is_counted_in_receipt_days() -> None:
+    event = make("page_view", at(0), received_at=at(0, 12).isoformat())
+    profile = apply_event(new_profile("shop", "c1"), event, rules=RULES)
+    for day in range(1, 7):
+        other = make("page_view", at(day), received_at=at(day).isoformat())
+        profile = apply_event(profile, other, rules=RULES)
+    assert len(profile.seen) == 7
+    within = event.model_copy(update={"received_at": at(6, 23)})
+    assert apply_event(profile, within, rules=RULES) is profile
+    newer = make("page_view", at(7), received_at=at(7).isoformat())
+    profile = apply_event(profile, newer, rules=RULES)
+    assert len(profile.seen) == 7  # day 0 left the window
+    beyond = event.model_copy(update={"received_at": at(7, 1)})
+    assert apply_event(profile, beyond, rules=RULES).event_count == profile.event_count + 1
+    wider = ProfileRules(dedup_window_days=30)
+    profile = new_profile("shop", "c1")
+    for other in [event, newer]:
+        profile = apply_event(profile, other, rules=wider)
+    assert apply_event(profile, beyond, rules=wider) is profile
+
+
 ORDER_FREE = (
     "event_count",
     "counts",
@@ -251,12 +283,13 @@ def test_a_busy_profile_stays_small_in_the_store() -> None:
     profile = fold(events)
     size = len(orjson.dumps(stored(profile)))
     assert profile.event_count == len(events)
-    assert size < 5 * 1024, size  # the worst case: active on 80 of the last 90 days
+    # The worst case: active on 80 of the last 90 days, 300 distinct sessions (10 bytes each).
+    assert size < 8 * 1024, size
     typical = len(orjson.dumps(stored(fold(history()))))
     assert typical < 2048, typical  # every field in use
-    assert len(profile.recent_ids) <= 8
+    assert len(profile.seen) <= RULES.dedup_window_days
     assert b'"figures"' in snapshot(profile, at(90))
-    assert b"recent_ids" not in snapshot(profile, at(90))
+    assert b'"seen"' not in snapshot(profile, at(90))
 
 
 def test_stored_form_round_trips() -> None:
