@@ -80,6 +80,15 @@ class CartBook(BaseModel):
     )
 
 
+class StageCue(BaseModel):
+    """The latest cart or checkout event in event time: what the journey stage follows, so
+    that a late, older one moves nothing by itself."""
+
+    at: datetime
+    id: str
+    kind: str
+
+
 class Profile(BaseModel):
     """State kept per profile in the worker's table and published as snapshots."""
 
@@ -109,6 +118,7 @@ class Profile(BaseModel):
     )
     stage: Stage = "visitor"
     stage_since: datetime | None = None
+    stage_cue: StageCue | None = None
     stage_seconds: dict[str, float] = Field(
         default_factory=dict, description="Time spent in each stage left so far."
     )

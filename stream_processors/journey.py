@@ -17,12 +17,15 @@ from pydantic import BaseModel, Field
 
 from schemas.events import Envelope
 from schemas.profile import Profile, Stage, StageTransition
+from stream_processors.profile import short_id
 
 BUYER_STAGES: frozenset[Stage] = frozenset({"customer", "repeat_customer", "loyal", "won_back"})
 LAPSED_STAGES: frozenset[Stage] = frozenset({"at_risk", "churned"})
 CART_STAGES: frozenset[Stage] = frozenset(
     {"cart", "checkout", "cart_abandoned", "checkout_abandoned"}
 )
+ABANDONED_STAGES: frozenset[Stage] = frozenset({"cart_abandoned", "checkout_abandoned"})
+CUE_KINDS = frozenset({"cart_add", "cart_remove", "checkout_started"})
 BROWSING_RANK: dict[Stage, int] = {"visitor": 0, "engaged": 1, "considering": 2}
 
 
@@ -74,8 +77,14 @@ def buyer_stage(profile: Profile, rules: JourneyRules) -> Stage:
     return "customer" if profile.orders == 1 else "repeat_customer"
 
 
-def stage_after(profile: Profile, kind: str | None, rules: JourneyRules) -> Stage:
-    """The stage ``profile`` (already updated by an event of ``kind``) belongs in."""
+def stage_after(
+    profile: Profile, kind: str | None, rules: JourneyRules, late: bool = False
+) -> Stage:
+    """The stage ``profile`` (already updated by an event of ``kind``) belongs in.
+
+    ``late``: a cart or checkout event older than the profile's stage cue (the latest one in
+    event time). The stage then follows the cue, with the cart as it is now, so that the
+    events, not their arrival order, decide it; a timer-made abandonment stays."""
     current = profile.stage
     if profile.orders > 0:
         if kind == "order_placed":
@@ -83,6 +92,10 @@ def stage_after(profile: Profile, kind: str | None, rules: JourneyRules) -> Stag
         if current in BUYER_STAGES or current in LAPSED_STAGES:
             return current  # browsing neither promotes nor wins back a buyer; orders do
         return buyer_stage(profile, rules)
+    if late and profile.stage_cue is not None:
+        if current in ABANDONED_STAGES:
+            return current
+        kind = profile.stage_cue.kind
     if kind == "checkout_started":
         return "checkout"
     if kind in ("cart_add", "cart_remove"):
@@ -150,11 +163,19 @@ def advance(
 ) -> tuple[Profile, list[StageTransition]]:
     """After an event (or a merge, ``kind`` None): move stage if needed and reset the timer."""
     transitions = []
-    target = stage_after(profile, kind, rules)
+    target = stage_after(profile, kind, rules, late=is_late(profile, kind, at, event_id))
     if target != profile.stage:
         profile, transition = move(profile, target, kind or "merge", at, event_id)
         transitions.append(transition)
     return profile.model_copy(update={"due_at": due_at(profile, rules)}), transitions
+
+
+def is_late(profile: Profile, kind: str | None, at: datetime, event_id: str | None) -> bool:
+    """A cart or checkout event older than the profile's stage cue."""
+    cue = profile.stage_cue
+    if kind not in CUE_KINDS or cue is None or event_id is None:
+        return False
+    return (at, short_id(event_id)) < (cue.at, cue.id)
 
 
 def fire_timers(

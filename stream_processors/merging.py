@@ -17,6 +17,7 @@ from stream_processors.profile import (
     add_days,
     add_scores,
     earliest,
+    later_cue,
     latest,
     remember,
     short_id,
@@ -88,6 +89,7 @@ def merge_profiles(into: Profile, other: Profile, window_days: int = DEFAULT_WIN
             "cart_value": cart_value,
             "cart_updated_at": latest(into.cart_updated_at, other.cart_updated_at),
             "checkout_at": latest(into.checkout_at, other.checkout_at),
+            "stage_cue": later_cue(into.stage_cue, other.stage_cue),
             "recent_cart_adds": sorted(into.recent_cart_adds + other.recent_cart_adds)[
                 -CART_ADDS_KEPT:
             ],

@@ -28,7 +28,7 @@ from schemas.events import (
     Review,
     Search,
 )
-from schemas.profile import CartBook, CartLine, Profile
+from schemas.profile import CartBook, CartLine, Profile, StageCue
 from stream_processors import cart as carts
 from stream_processors import dedup
 from stream_processors.channels import first_touch, last_touch, touch_of
@@ -231,9 +231,9 @@ def typed_changes(profile: Profile, event: Envelope, rules: ProfileRules) -> dic
         terms = [t for t in profile.search_terms if t != event.properties.query]
         return {"search_terms": [*terms, event.properties.query][-SEARCH_TERMS_KEPT:]}
     if isinstance(event, (CartAdd, CartRemove)):
-        return cart_changes(profile, event)
+        return cart_changes(profile, event) | cue_changes(profile, event)
     if isinstance(event, CheckoutStarted):
-        return {"checkout_at": latest(profile.checkout_at, at)}
+        return {"checkout_at": latest(profile.checkout_at, at)} | cue_changes(profile, event)
     if isinstance(event, OrderPlaced):
         return order_changes(profile, event, rules)
     if isinstance(event, OrderRefunded):
@@ -253,6 +253,22 @@ def typed_changes(profile: Profile, event: Envelope, rules: ProfileRules) -> dic
         experiments[event.properties.experiment] = event.properties.variant
         return {"experiments": dict(list(experiments.items())[-EXPERIMENTS_KEPT:])}
     return {}
+
+
+def cue_changes(profile: Profile, event: Envelope) -> dict[str, Any]:
+    """The stage cue: the latest cart or checkout event by (event time, id)."""
+    cue = StageCue(
+        at=event.occurred_at,
+        id=short_id(str(event.event_id)),
+        kind=getattr(event, "type", "custom"),
+    )
+    return {"stage_cue": later_cue(profile.stage_cue, cue)}
+
+
+def later_cue(a: StageCue | None, b: StageCue | None) -> StageCue | None:
+    if a is None or b is None:
+        return a or b
+    return b if (b.at, b.id) > (a.at, a.id) else a
 
 
 def cart_changes(profile: Profile, event: CartAdd | CartRemove) -> dict[str, Any]:

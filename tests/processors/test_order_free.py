@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from schemas.events import Envelope, parse_event
 from schemas.profile import Profile
 from stream_processors.merging import absorb
+from stream_processors.messages import EventMessage, TickMessage
 from stream_processors.profile import apply_event, new_profile, short_id
+from stream_processors.profile_step import Applied, StepConfig, step
 from stream_processors.rules import ProfileRules
 from tests.processors.events import T0
 
@@ -175,7 +177,7 @@ histories = st.lists(st.tuples(steps, st.uuids()), min_size=1, max_size=40)
 def test_any_arrival_order_and_duplication_gives_the_time_ordered_figures(
     history: list[tuple[Step, uuid.UUID]], data: st.DataObject
 ) -> None:
-    events = [event_of(step, event_id) for step, event_id in history]
+    events = [event_of(planned, event_id) for planned, event_id in history]
     copies = data.draw(st.lists(st.sampled_from(events), max_size=20), label="duplicates")
     arrival = data.draw(st.permutations([*events, *copies]), label="arrival")
     profile = fold(arrival)
@@ -194,7 +196,7 @@ def test_a_history_split_over_anonymous_and_customer_profiles_merges_to_the_same
     Not covered (and not order-free): one event delivered both before and after its
     browser was identified (a retry spanning the identify) counts on both profiles.
     """
-    events = [event_of(step, event_id) for step, event_id in history]
+    events = [event_of(planned, event_id) for planned, event_id in history]
     anonymous = data.draw(st.lists(st.sampled_from(events), max_size=40), label="anonymous")
     rest = [e for e in events if e not in anonymous]
     customer = data.draw(st.permutations(rest), label="customer")
@@ -204,3 +206,50 @@ def test_a_history_split_over_anonymous_and_customer_profiles_merges_to_the_same
     assert again is merged
     for late in data.draw(st.lists(st.sampled_from(events), max_size=5), label="late copies"):
         assert apply_event(merged, late, rules=RULES) is merged
+
+
+CONFIG = StepConfig()
+
+
+def stepped(events: list[Envelope]) -> Profile:
+    """The events through the worker's whole pure step: timers, profile, journey, segments."""
+    profile = new_profile("shop", "c1")
+    for offset, event in enumerate(events):
+        message = EventMessage(
+            kind="event", site_id="shop", profile_id="c1", event=event, source=(0, offset)
+        )
+        outcome = step(profile, message, CONFIG, event.occurred_at, 0.0)
+        if isinstance(outcome, Applied):
+            profile = outcome.after
+    return profile
+
+
+def ticked(profile: Profile, now: datetime) -> Profile:
+    message = TickMessage(kind="tick", site_id="shop", profile_id="c1", now=now)
+    outcome = step(profile, message, CONFIG, now, 0.0)
+    return outcome.after if isinstance(outcome, Applied) else profile
+
+
+short_histories = st.lists(
+    st.tuples(steps.map(lambda s: replace(s, minute=s.minute % 4)), st.uuids()),
+    min_size=1,
+    max_size=15,
+).filter(lambda history: sum(s.kind == "order_placed" for s, _ in history) <= 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=short_histories, data=st.data())
+def test_the_journey_stage_follows_the_events_not_their_arrival(
+    history: list[tuple[Step, uuid.UUID]], data: st.DataObject
+) -> None:
+    """Where the events alone decide the stage (within 21 minutes, at most one order, so no
+    timer falls due between them), any arrival order gives the stage of the time order; and
+    the timers due two hours later (cart or checkout abandoned) agree too."""
+    events = [event_of(planned, event_id) for planned, event_id in history]
+    copies = data.draw(st.lists(st.sampled_from(events), max_size=5), label="duplicates")
+    arrival = data.draw(st.permutations([*events, *copies]), label="arrival")
+    in_time = stepped(sorted(events, key=lambda e: (e.occurred_at, short_id(str(e.event_id)))))
+    shuffled = stepped(arrival)
+    assert shuffled.stage == in_time.stage
+    later = T0 + timedelta(hours=2)
+    assert ticked(shuffled, later).stage == ticked(in_time, later).stage

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from footfall.demo.report import wait_until_queryable
 from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from stream_processors.worker import EXIT_BUG
@@ -60,7 +59,6 @@ def test_poison_is_parked_and_a_bug_stops_the_worker_without_losing_its_message(
         send(stack, [event("a", 1), event("a", 2), *poison, event("b", 5), event("b", 6)])
         for browser in ("a", "b"):
             live(stack, f"/profiles/demo/anon-{browser}", lambda b: b["event_count"] == 2)
-        wait_until_queryable(sql, 6, timeout=60)
         deadline = time.monotonic() + 60
         parked: list[dict[str, object]] = []
         while time.monotonic() < deadline and len(parked) < 2:
