@@ -5,10 +5,14 @@ until that wait is over even when records arrive meanwhile (the local Tansu brok
 adds up to 1.5 s per hop, and an event makes two hops (events → identity agent →
 events.identified → profile agent). This transport sets the worker's own wait instead.
 
-Faust also counts a hole between two delivered offsets as done (for compacted topics). The
-worker's source topics are never compacted: a hole there is messages the consumer skipped
-(see :mod:`stream_processors.continuity`), so it is not committed until they are processed,
-or until the agent gives up on them (gone from the broker).
+Faust also counts a hole between two delivered offsets as done (for compacted topics), and
+a message the agent passes over during a rewind as acknowledged. The worker's source topics
+are never compacted: a hole there is messages the consumer skipped (see
+:mod:`stream_processors.continuity`), so it is not counted until the agent gives up on it
+(gone from the broker). Every verdict goes to the commit protocol
+(:class:`~stream_processors.continuity.CommitOffsets`), which caps the offset Faust would
+commit and says which acknowledgements are from a pass-over: no commit passes a message
+that was not processed.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 from faust.types.auth import SASLMechanism
+from faust.types.tuples import ack_lock
 
 from footfall.config import FootfallSettings
 from footfall.kafka import tls_context
-from stream_processors.continuity import Verdict
+from stream_processors.continuity import CommitOffsets, Verdict
 
 
 class ReadOffsets(defaultdict[TP, int | None]):
@@ -80,7 +85,7 @@ def transport_class(
             super().__init__(*args, **kwargs)
             self.read_offsets = ReadOffsets()
             self._read_offset = self.read_offsets
-            self.commit_holds: set[TP] = set()
+            self.commits = CommitOffsets()
 
         def _new_consumer_thread(self) -> Thread:
             return Thread(self, loop=self.loop, beacon=self.beacon)
@@ -90,11 +95,10 @@ def transport_class(
             return self._committed_offset.get(tp)
 
         async def follow(self, tp: TP, verdict: Verdict) -> None:
-            """Act on a continuity verdict: hold or resume commits, rewind, accept a hole."""
-            if verdict.hold_commits:
-                self.commit_holds.add(tp)
-            elif verdict.hold_commits is False:
-                self.commit_holds.discard(tp)
+            """Act on a continuity verdict: hold or release commits, rewind, accept a hole."""
+            taken = self.commits.follow(tp, verdict)
+            if taken is not None:
+                self.drop_ack(tp, taken)  # acknowledged when it was passed over
             if verdict.rewind_to is not None:
                 # Read again from there; what was fetched beyond it still comes first.
                 self.read_offsets.rewind(tp, verdict.rewind_to)
@@ -105,9 +109,34 @@ def transport_class(
                 if end > start:  # count them as done: they are gone (Faust's end is inclusive)
                     await super()._add_gap(tp, start, end - 1)
 
+        async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+            """Faust's fetch loop counting a jump in offsets as done: not on the ``gapless``
+            topics, where it is messages skipped, read again (counted, they would be
+            acknowledged twice), or given up on by the agent (:meth:`follow`)."""
+            if tp.topic not in gapless:
+                await super()._add_gap(tp, offset_from, offset_to)
+
+        def drop_ack(self, tp: TP, offset: int) -> None:
+            """Forget Faust's acknowledgement of ``offset``. Its stream acknowledges every
+            message it handed over (the Cython iterator writes ``_acked`` itself, never
+            calling :meth:`ack`), those passed over too."""
+            with ack_lock:
+                index, acked = self._acked_index.get(tp), self._acked.get(tp)
+                if index is not None and offset in index:
+                    index.discard(offset)
+                if acked is not None and offset in acked:
+                    acked.remove(offset)
+
+        def _new_offset(self, tp: TP) -> int | None:
+            """The offset to commit for ``tp``: Faust's (the end of its first run of
+            acknowledged offsets), capped by the commit protocol. Faust forgets what it
+            counted up to its candidate; what lies beyond the cap is not processed yet, and
+            is acknowledged again when it is."""
+            return self.commits.committable(tp, super()._new_offset(tp))
+
         def forget_rewinds(self) -> None:
             """Partitions moved: no holds, reading resumes from the committed offsets."""
-            self.commit_holds.clear()
+            self.commits.forget()
             self.read_offsets.rewinds.clear()
 
     class Transport(driver.Transport):
