@@ -65,6 +65,24 @@ def event_message(
     return orjson.dumps(message)
 
 
+Routed = tuple[str, bytes]
+"""(table key, value) of a message for the re-keyed topic."""
+
+
+def routed_messages(
+    event: Envelope, event_json: bytes, routing: Routing, source: tuple[int, int]
+) -> list[Routed]:
+    """What the identity agent sends for a routed event: the merge that a first
+    identification starts (before the event, so the hand-over comes first), then the event."""
+    out: list[Routed] = []
+    if routing.merge_from is not None:
+        merge_id = f"merge:{event.event_id}"
+        merge = merge_message(event.site_id, routing.merge_from, routing.profile_id, merge_id)
+        out.append((table_key(event.site_id, routing.merge_from), merge))
+    message = event_message(event, event_json, routing.profile_id, source)
+    return [*out, (table_key(event.site_id, routing.profile_id), message)]
+
+
 def merge_message(site_id: str, anonymous_profile: str, into: str, merge_id: str) -> bytes:
     return orjson.dumps(
         {

@@ -1,8 +1,10 @@
-"""The Faust app: thin agents around the pure functions of this package.
+"""The worker process: two Faust agents that hand each message to a pure step.
 
 ``events`` (keyed by site + anonymous id) → identity agent → ``events.identified`` (keyed by
 site + profile id, each message carrying the source partition and offset) → profile agent →
-``profiles`` snapshots (throttled) and ``journey`` transitions.
+``profiles`` snapshots (throttled), ``journey`` transitions and ``segments`` changes. The
+decisions live in :mod:`stream_processors.identity` and :mod:`stream_processors.profile_step`;
+the Faust and aiokafka overrides in :mod:`stream_processors.transport`.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from stream_processors.continuity import Continuity
 from stream_processors.figures import figure_values, snapshot, stored
 from stream_processors.identity import (
     BrowserIdentity,
-    event_message,
+    Routed,
     is_command,
-    merge_message,
     route_at,
+    routed_messages,
     table_key,
     undo_link,
 )
@@ -45,6 +47,7 @@ from stream_processors.messages import (
 from stream_processors.outbox import Record
 from stream_processors.poison import DlqLimit, DlqLimitExceeded, dead_letter, is_poison
 from stream_processors.profile_step import Applied, Replayed, StepConfig, load, step
+from stream_processors.rules import ProfileRules
 from stream_processors.segments import figures_used, load_config
 from stream_processors.settings import WorkerSettings
 from stream_processors.snapshots import Throttle
@@ -56,8 +59,6 @@ log = logging.getLogger("footfall.worker")
 SWEEP_DELAYS_S = (1.0, 5.0, 15.0, 40.0)
 EXIT_BUG = 70
 """Exit status of a worker stopped by a bug in its own code or by the DLQ limit."""
-Routed = tuple[str, bytes]
-"""(key, value) of a message for the re-keyed topic."""
 
 
 def stop_the_worker(why: str, exc: BaseException) -> NoReturn:
@@ -78,8 +79,11 @@ def reason(exc: Exception) -> str:
 
 def build_app(settings: WorkerSettings) -> faust.App:
     """The Faust app with its tables and agents, configured from ``settings``."""
-    topics = settings.topics
-    rules = settings.profile_rules()
+    return Worker(settings).app
+
+
+def faust_app(settings: WorkerSettings) -> WorkerApp:
+    """The Faust app alone: broker, store, consumer and producer settings."""
     app = WorkerApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
@@ -105,53 +109,90 @@ def build_app(settings: WorkerSettings) -> faust.App:
     )
     app.fetch_max_wait_ms = settings.fetch_max_wait_ms  # before the transport is made
     app.idempotent_producer = settings.broker_kind is BrokerKind.kafka
-    app.gapless_topics = frozenset({topics.events, topics.identified})
-    events_topic = app.topic(topics.events, partitions=settings.partitions)
-    identified_topic = app.topic(topics.identified, partitions=settings.partitions)
-    dlq_topic = app.topic(topics.dlq, partitions=settings.partitions)
-    for output in (topics.profiles, topics.journey, topics.segments):
-        app.topic(output, partitions=settings.partitions)  # written through ``emit``
-    segments = load_config(settings.segments_file)  # a bad rule stops the worker here
-    journey = JourneyConfig(settings.journey, segments)
+    app.gapless_topics = frozenset({settings.topics.events, settings.topics.identified})
+    return app
+
+
+def step_config(settings: WorkerSettings, rules: ProfileRules) -> StepConfig:
+    """The rules of the pure step; a bad segment rule stops the worker here."""
+    segments = load_config(settings.segments_file)
     used = figures_used(segments)
-    if used:  # only the figures the rules read are computed, at every evaluation
-        journey = JourneyConfig(
-            settings.journey, segments, lambda p, at: figure_values(p, at, used, rules)
-        )
-    step_config = StepConfig(journey, rules)
-    ticked: dict[str, str] = {}  # due times already asked for; the due times live in the table
-
-    json_schema: faust.Schema[str, Any] = faust.Schema(
-        key_serializer="json", value_serializer=register_table_codec()
+    if not used:
+        return StepConfig(JourneyConfig(settings.journey, segments), rules)
+    # Only the figures the rules read are computed, at every evaluation.
+    return StepConfig(
+        JourneyConfig(settings.journey, segments, lambda p, at: figure_values(p, at, used, rules)),
+        rules,
     )
-    identity = app.Table("identity", partitions=settings.partitions, schema=json_schema)
-    profiles = app.Table("profiles", partitions=settings.partitions, schema=json_schema)
-    # Validated objects last stored per key; emptied whenever partitions move.
-    live_identities: LiveCache[BrowserIdentity] = LiveCache(settings.live_cache_size)
-    live_profiles: LiveCache[Profile] = LiveCache(settings.live_cache_size)
-    throttle = Throttle(settings.snapshot_interval_s)
-    # Sweeps for unpublished final states after start-up and each rebalance: a few, spaced,
-    # because tables of newly assigned partitions may still be recovering at the first one.
-    sweeps: list[float] = [time.monotonic() + delay for delay in SWEEP_DELAYS_S]
-    published_here: dict[str, int] = {}
 
-    async def emit(topic: str, key: bytes, value: bytes) -> None:
+
+class Worker:
+    """The two agents and two timers of the worker, and the state they share.
+
+    ``events`` (keyed by site + anonymous id) → :meth:`resolve_identity` → ``events.identified``
+    (keyed by site + profile id) → :meth:`update_profiles` → ``profiles`` snapshots (throttled),
+    ``journey`` transitions and ``segments`` changes. Each agent checks a message's place in
+    its partition, hands it to a pure step (:func:`route_at`, :func:`step`) and does the step's
+    I/O; poison goes to the DLQ, a bug stops the worker.
+    """
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self.rules = settings.profile_rules()
+        self.config = step_config(settings, self.rules)
+        self.app = app = faust_app(settings)
+        partitions = settings.partitions
+        events_topic = app.topic(self.topics.events, partitions=partitions)
+        identified_topic = app.topic(self.topics.identified, partitions=partitions)
+        self.dlq_topic = app.topic(self.topics.dlq, partitions=partitions)
+        for output in (self.topics.profiles, self.topics.journey, self.topics.segments):
+            app.topic(output, partitions=partitions)  # written through ``emit``
+        self.roles = {
+            "journey": self.topics.journey,
+            "segments": self.topics.segments,
+            "identified": self.topics.identified,
+        }
+        schema: faust.Schema[str, Any] = faust.Schema(
+            key_serializer="json", value_serializer=register_table_codec()
+        )
+        self.identity = app.Table("identity", partitions=partitions, schema=schema)
+        self.profiles = app.Table("profiles", partitions=partitions, schema=schema)
+        # Validated objects last stored per key; emptied whenever partitions move.
+        self.live_identities: LiveCache[BrowserIdentity] = LiveCache(settings.live_cache_size)
+        self.live_profiles: LiveCache[Profile] = LiveCache(settings.live_cache_size)
+        self.continuity = Continuity()  # messages the consumer skipped are read again
+        self.dlq_limit = DlqLimit(settings.dlq_max_consecutive, settings.dlq_max_ratio)
+        self.throttle = Throttle(settings.snapshot_interval_s)
+        self.ticked: dict[str, str] = {}  # due times asked for; the due times live in the table
+        # Sweeps for unpublished final states after start-up and each rebalance: a few,
+        # spaced, because tables of newly assigned partitions may still be recovering.
+        self.sweeps: list[float] = [time.monotonic() + delay for delay in SWEEP_DELAYS_S]
+        self.published_here: dict[str, int] = {}
+
+        app.agent(events_topic, name="resolve_identity")(self.resolve_identity)
+        app.agent(identified_topic, name="update_profiles")(self.update_profiles)
+        app.timer(settings.timer_interval_s, name="scan_timers")(self.scan_timers)
+        snapshot_every = max(0.2, settings.snapshot_interval_s / 2)
+        app.timer(snapshot_every, name="flush_snapshots")(self.flush_snapshots)
+        app.on_partitions_revoked.connect(self.on_partitions_moved)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(self.on_partitions_moved)  # type: ignore[arg-type]
+        app.on_rebalance_complete.connect(self.after_rebalance)  # type: ignore[arg-type]
+        add_views(app, self.profiles, self.identity, settings, self.rules)
+
+    # ------------------------------------------------------------ delivery mechanics
+
+    async def emit(self, topic: str, key: bytes, value: bytes) -> None:
         """Hand a record straight to the producer; the consumer flushes it before it
         commits the offsets of the messages that led to it."""
-        await app.producer.send(topic, key, value, None, None, None)
+        await self.app.producer.send(topic, key, value, None, None, None)
 
-    async def reject(raw: bytes, reason: str, stage: str) -> None:
-        log.warning("rejected message in %s: %s", stage, reason)
-        await dlq_topic.send(value=dead_letter(raw, reason, stage))
-
-    continuity = Continuity()  # messages the consumer skipped are read again
-
-    async def in_order(record: faust.types.EventT[bytes]) -> bool:
+    async def in_order(self, record: faust.types.EventT[bytes]) -> bool:
         """True when the message comes right after the last one of its partition; otherwise
         the partition is sent back to the first message skipped (this one comes again)."""
-        message, consumer = record.message, app.consumer
+        message, consumer = record.message, self.app.consumer
         committed = consumer.committed(message.tp)  # type: ignore[attr-defined]
-        verdict = continuity.check(message.tp, message.offset, time.monotonic(), committed)
+        verdict = self.continuity.check(message.tp, message.offset, time.monotonic(), committed)
         if verdict.new_hole:
             log.warning(
                 "%s: offsets %d..%d were skipped by the consumer; reading them again",
@@ -165,199 +206,193 @@ def build_app(settings: WorkerSettings) -> faust.App:
         await consumer.follow(message.tp, verdict)  # type: ignore[attr-defined]
         return verdict.deliver
 
-    dlq_limit = DlqLimit(settings.dlq_max_consecutive, settings.dlq_max_ratio)
-
-    async def rejected(raw: bytes, exc: Exception, stage: str) -> None:
+    async def rejected(self, raw: bytes, exc: Exception, stage: str) -> None:
         """Poison goes to the DLQ (within the limit); anything else is a bug: stop."""
         if not is_poison(exc):
             stop_the_worker(f"a bug in the {stage} step", exc)
         try:
-            dlq_limit.record(rejected=True)
+            self.dlq_limit.record(rejected=True)
         except DlqLimitExceeded as limit:
             stop_the_worker(f"the DLQ limit of the {stage} step", limit)
-        await reject(raw, reason(exc), stage)
+        why = reason(exc)
+        log.warning("rejected message in %s: %s", stage, why)
+        await self.dlq_topic.send(value=dead_letter(raw, why, stage))
 
-    @app.agent(events_topic)
-    async def resolve_identity(stream: faust.StreamT[bytes]) -> None:
+    # ------------------------------------------------------------ identity
+
+    async def resolve_identity(self, stream: faust.StreamT[bytes]) -> None:
         async for record in stream.events():
-            if not await in_order(record):
+            if not await self.in_order(record):
                 continue
             raw: bytes = record.value
+            offset = record.message.offset
             try:
                 if is_command(raw):
-                    await command(raw, record.message.offset)
-                    continue
-                event = parse_event(raw)
-                source = (record.message.partition, record.message.offset)
-                routed = route_one(event, raw, source)
+                    self.command(raw, offset)
+                    routed: list[Routed] = []
+                else:
+                    event = parse_event(raw)
+                    routed = self.route(event, raw, (record.message.partition, offset))
             except Exception as exc:  # sorted into poison and bugs
-                await rejected(raw, exc, "identity")
+                await self.rejected(raw, exc, "identity")
                 continue
-            dlq_limit.record(rejected=False)
+            self.dlq_limit.record(rejected=False)
             for key, value in routed:
-                await emit(topics.identified, key.encode(), value)
+                await self.emit(self.topics.identified, key.encode(), value)
 
-    async def command(raw: bytes, offset: int) -> None:
+    def browser_identity(self, browser: str) -> BrowserIdentity:
+        return self.live_identities.get(
+            browser, lambda: BrowserIdentity.model_validate(self.identity.get(browser) or {})
+        )
+
+    def store_identity(self, browser: str, identity: BrowserIdentity) -> None:
+        self.identity[browser] = identity.model_dump(mode="json", exclude_defaults=True)
+        self.live_identities.put(browser, identity)
+
+    def command(self, raw: bytes, offset: int) -> None:
         try:
             body = orjson.loads(raw)
             browser = table_key(body["site_id"], body["anonymous_id"])
         except KeyError as exc:
             raise InvalidMessage(f"a command without {exc}") from exc
-        before = browser_identity(browser)
-        after = undo_link(before, offset, datetime.now(UTC))
-        identity[browser] = after.model_dump(mode="json", exclude_defaults=True)
-        live_identities.put(browser, after)
+        self.store_identity(browser, undo_link(self.browser_identity(browser), offset, now()))
 
-    def browser_identity(browser: str) -> BrowserIdentity:
-        return live_identities.get(
-            browser, lambda: BrowserIdentity.model_validate(identity.get(browser) or {})
-        )
-
-    def route_one(event: Envelope, raw: bytes, source: tuple[int, int]) -> list[Routed]:
-        """Route the event (the identity table is updated); the messages to send for it."""
+    def route(self, event: Envelope, raw: bytes, source: tuple[int, int]) -> list[Routed]:
+        """Route the event (its browser's links stored); the messages to send for it."""
         browser = table_key(event.site_id, event.anonymous_id)
-        before = browser_identity(browser)
+        before = self.browser_identity(browser)
         routing, after = route_at(before, event, source[1])
         if after.links != before.links:
-            identity[browser] = after.model_dump(mode="json", exclude_defaults=True)
-            live_identities.put(browser, after)
-        out: list[Routed] = []
-        if routing.merge_from is not None:
-            merge_id = f"merge:{event.event_id}"
-            merge = merge_message(event.site_id, routing.merge_from, routing.profile_id, merge_id)
-            out.append((table_key(event.site_id, routing.merge_from), merge))
-        message = event_message(event, raw, routing.profile_id, source)
-        return [*out, (table_key(event.site_id, routing.profile_id), message)]
+            self.store_identity(browser, after)
+        return routed_messages(event, raw, routing, source)
 
-    async def publish(key: str, profile: Profile) -> Profile:
-        await emit(topics.profiles, key.encode(), snapshot(profile, datetime.now(UTC), rules))
-        return profile.model_copy(update={"published_version": profile.version})
+    # ------------------------------------------------------------ profiles
 
-    roles = {
-        "journey": topics.journey,
-        "segments": topics.segments,
-        "identified": topics.identified,
-    }
-
-    async def send(record: Record) -> None:
-        role, key, value = record
-        await emit(roles[role], key.encode(), value.encode())
-
-    async def replayed(key: str, profile: Profile, records: list[Record]) -> None:
-        """A message read again after a crash: its state is stored, but its records and
-        snapshot may never have reached the broker. Send them again."""
-        for record in records:
-            await send(record)
-        await publish(key, profile)
-
-    async def applied(key: str, before: Profile, outcome: Applied) -> None:
-        """Send the step's records, store the profile, publish a (throttled) snapshot."""
-        for record in outcome.records:
-            await send(record)
-        after = outcome.after
-        if not outcome.changed(before):
-            if after.published_version < after.version:
-                throttle.held.setdefault(key, time.monotonic())
-            return
-        if throttle.publish_now(key, time.monotonic(), urgent=outcome.urgent):
-            after = await publish(key, after)
-        profiles[key] = stored(after)
-        live_profiles.put(key, after)
-
-    def warn_unpriced(event: Envelope) -> None:
-        """An order or refund kept apart from revenue: say which rate is missing."""
-        if isinstance(event, (OrderPlaced, OrderRefunded)):
-            missing = rules.money.missing_rate(event.properties.currency, event.site_id)
-            if missing is not None:
-                log.warning("event %s kept apart from revenue: %s", event.event_id, missing)
-
-    def profile_at(key: str, site_id: str, profile_id: str) -> Profile:
-        return live_profiles.get(key, lambda: load(profiles.get(key), site_id, profile_id))
-
-    @app.agent(identified_topic)
-    async def update_profiles(stream: faust.StreamT[bytes]) -> None:
+    async def update_profiles(self, stream: faust.StreamT[bytes]) -> None:
         async for record in stream.events():
-            if not await in_order(record):
+            if not await self.in_order(record):
                 continue
             raw: bytes = record.value
             try:
                 message = parse_message(raw)
                 key = table_key(message.site_id, message.profile_id)
-                before = profile_at(key, message.site_id, message.profile_id)
-                outcome = step(before, message, step_config, datetime.now(UTC), time.time())
+                before = self.profile_at(key, message.site_id, message.profile_id)
+                outcome = step(before, message, self.config, now(), time.time())
             except Exception as exc:  # sorted into poison and bugs
-                await rejected(raw, exc, "profile")
+                await self.rejected(raw, exc, "profile")
                 continue
-            dlq_limit.record(rejected=False)
-            if isinstance(message, EventMessage) and isinstance(outcome, Applied):
-                warn_unpriced(message.event)
+            self.dlq_limit.record(rejected=False)
             if isinstance(outcome, Replayed):
-                await replayed(key, before, outcome.records)
-            else:
-                await applied(key, before, outcome)
-
-    @app.timer(settings.timer_interval_s)  # type: ignore[untyped-decorator]
-    async def scan_timers() -> None:
-        """Ask the owning agent to fire timers that fell due without any new event."""
-        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
-            return
-        now = datetime.now(UTC) + timedelta(seconds=settings.clock_offset_s)
-        for key, value in list(profiles.items()):
-            due = earliest_due(value) if isinstance(value, dict) else None
-            if due is None or not is_due(due, now) or ticked.get(key) == due:
+                await self.replayed(key, before, outcome.records)
                 continue
-            ticked[key] = due
-            site_id, _, profile_id = key.partition(":")
-            await emit(topics.identified, key.encode(), tick_message(site_id, profile_id, now))
+            if isinstance(message, EventMessage):
+                self.warn_unpriced(message.event)
+            await self.applied(key, before, outcome)
 
-    @app.timer(interval=max(0.2, settings.snapshot_interval_s / 2))  # type: ignore[untyped-decorator]
-    async def flush_snapshots() -> None:
-        """Publish held-back snapshots whose interval has passed (the final state too)."""
-        if app.rebalancing or not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+    def profile_at(self, key: str, site_id: str, profile_id: str) -> Profile:
+        return self.live_profiles.get(
+            key, lambda: load(self.profiles.get(key), site_id, profile_id)
+        )
+
+    async def send(self, record: Record) -> None:
+        role, key, value = record
+        await self.emit(self.roles[role], key.encode(), value.encode())
+
+    async def publish(self, key: str, profile: Profile) -> Profile:
+        body = snapshot(profile, now(), self.rules)
+        await self.emit(self.topics.profiles, key.encode(), body)
+        return profile.model_copy(update={"published_version": profile.version})
+
+    async def replayed(self, key: str, profile: Profile, records: list[Record]) -> None:
+        """A message read again after a crash: its state is stored, but its records and
+        snapshot may never have reached the broker. Send them again."""
+        for record in records:
+            await self.send(record)
+        await self.publish(key, profile)
+
+    async def applied(self, key: str, before: Profile, outcome: Applied) -> None:
+        """Send the step's records, store the profile, publish a (throttled) snapshot."""
+        for record in outcome.records:
+            await self.send(record)
+        after = outcome.after
+        if not outcome.changed(before):
+            if after.published_version < after.version:
+                self.throttle.held.setdefault(key, time.monotonic())
             return
-        if sweeps and sweeps[0] <= time.monotonic():
-            sweeps.pop(0)
-            for key, value in list(profiles.items()):
-                done = max(value.get("published_version", 0), published_here.get(key, 0))
+        if self.throttle.publish_now(key, time.monotonic(), urgent=outcome.urgent):
+            after = await self.publish(key, after)
+        self.profiles[key] = stored(after)
+        self.live_profiles.put(key, after)
+
+    def warn_unpriced(self, event: Envelope) -> None:
+        """An order or refund kept apart from revenue: say which rate is missing."""
+        if isinstance(event, (OrderPlaced, OrderRefunded)):
+            missing = self.rules.money.missing_rate(event.properties.currency, event.site_id)
+            if missing is not None:
+                log.warning("event %s kept apart from revenue: %s", event.event_id, missing)
+
+    # ------------------------------------------------------------ timers
+
+    def settled(self) -> bool:
+        """Tables recovered and no rebalance under way: timers may read them."""
+        recovered = self.app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+        return recovered and not self.app.rebalancing
+
+    async def scan_timers(self) -> None:
+        """Ask the owning agent to fire timers that fell due without any new event."""
+        if not self.settled():
+            return
+        at = now() + timedelta(seconds=self.settings.clock_offset_s)
+        for key, value in list(self.profiles.items()):
+            due = earliest_due(value) if isinstance(value, dict) else None
+            if due is None or not is_due(due, at) or self.ticked.get(key) == due:
+                continue
+            self.ticked[key] = due
+            site_id, _, profile_id = key.partition(":")
+            tick = tick_message(site_id, profile_id, at)
+            await self.emit(self.topics.identified, key.encode(), tick)
+
+    async def flush_snapshots(self) -> None:
+        """Publish held-back snapshots whose interval has passed (the final state too)."""
+        if not self.settled():
+            return
+        if self.sweeps and self.sweeps[0] <= time.monotonic():
+            self.sweeps.pop(0)
+            for key, value in list(self.profiles.items()):
+                done = max(value.get("published_version", 0), self.published_here.get(key, 0))
                 if value.get("version", 0) > done:
-                    throttle.held.setdefault(key, 0.0)
-        for key in throttle.due(time.monotonic()):
-            value = profiles.get(key)
-            throttle.sent(key, time.monotonic())
+                    self.throttle.held.setdefault(key, 0.0)
+        for key in self.throttle.due(time.monotonic()):
+            value = self.profiles.get(key)
+            self.throttle.sent(key, time.monotonic())
             if value is None:
                 continue
             profile = Profile.model_validate(value)
             if profile.published_version < profile.version:
                 # Tables change only inside a stream: the stored published_version catches
                 # up on the profile's next change (a repeated snapshot is harmless).
-                await publish(key, profile)
-                published_here[key] = profile.version
+                await self.publish(key, profile)
+                self.published_here[key] = profile.version
 
-    def partitions_moved() -> None:
+    # ------------------------------------------------------------ rebalances
+
+    async def on_partitions_moved(self, sender: Any, *_: Any, **__: Any) -> None:
         """Read every key from its table again and expect offsets from the committed ones."""
-        continuity.forget()
-        app.consumer.forget_rewinds()  # type: ignore[attr-defined]
-        live_identities.clear()
-        live_profiles.clear()
+        self.continuity.forget()
+        self.app.consumer.forget_rewinds()  # type: ignore[attr-defined]
+        self.live_identities.clear()
+        self.live_profiles.clear()
 
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
-    async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
-        partitions_moved()
+    async def after_rebalance(self, sender: Any, **_: Any) -> None:
+        await self.on_partitions_moved(sender)
+        self.throttle.held.clear()
+        self.ticked.clear()  # profiles moved here are scanned afresh
+        self.published_here.clear()
+        self.sweeps[:] = [time.monotonic() + delay for delay in SWEEP_DELAYS_S]
 
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def on_assigned(sender: Any, *_: Any, **__: Any) -> None:
-        partitions_moved()
 
-    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
-    async def after_rebalance(sender: Any, **_: Any) -> None:
-        partitions_moved()
-        throttle.held.clear()
-        ticked.clear()  # profiles moved here are scanned afresh
-        published_here.clear()
-        sweeps[:] = [time.monotonic() + delay for delay in SWEEP_DELAYS_S]
-
-    add_views(app, profiles, identity, settings, rules)
-    return app
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 def changelog_topics(app: faust.App) -> list[NewTopic]:
