@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from collector.batch import BodyError, parse_client_time, read_body
+from collector.batch import BodyError, client_sent_at, read_body
 from collector.edge import EdgeMiddleware
 from collector.ingest import (
     Collector,
@@ -187,7 +187,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         data = await read_json(request)
         credentials = collector.authenticate(presented_key(request, data))
         check_origin(credentials, request)
-        sent_at = parse_client_time(data.get("sent_at"))
+        sent_at = client_sent_at(data.get("sent_at"))
         return JSONResponse(await ingest(collector, request, credentials, data["batch"], sent_at))
 
     @app.post("/v1/event", openapi_extra=BODY_DOC)
@@ -198,7 +198,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
             raise Refused(400, "send one event object; use /v1/batch for several")
         credentials = collector.authenticate(presented_key(request, data))
         check_origin(credentials, request)
-        sent_at = parse_client_time(data.get("sent_at"))
+        sent_at = client_sent_at(data.get("sent_at"))
         raw = data["batch"][0]
         if isinstance(raw, dict):
             raw = {k: v for k, v in raw.items() if k != "write_key"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,11 +16,15 @@ from schemas.events import (
     MONEY_EVENT_TYPES,
     Envelope,
     Event,
+    dump_event,
     parse_event,
 )
+from schemas.limits import size_problem, time_problem
 
 ENVELOPE_FIELDS = frozenset(Envelope.model_fields) | {"type", "properties"}
 SERVER_FIELDS = frozenset({"site_id", "received_at", "verified", "extra"})
+MAX_REASON_CHARS = 400
+MAX_ECHOED_ID_CHARS = 64
 
 
 class BodyError(ValueError):
@@ -39,7 +44,11 @@ class Rejection:
 
 @dataclass
 class BatchResult:
+    """The accepted events, each with its JSON as written to Kafka (``encoded``, same order:
+    encoding is part of validation, since an event too large for Kafka is refused)."""
+
     accepted: list[Event] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
 
@@ -73,6 +82,7 @@ def read_body(body: bytes) -> dict[str, Any]:
 
 
 def parse_client_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from a client (UTC when it has no offset), or None."""
     if not isinstance(value, str):
         return None
     try:
@@ -80,6 +90,14 @@ def parse_client_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def client_sent_at(value: Any) -> datetime | None:
+    """A client's ``sent_at`` fit to correct its clock with: None when it is unreadable or
+    outside the valid event range (such a clock tells nothing about the skew, and a year-1
+    or year-9999 ``sent_at`` would overflow the correction)."""
+    parsed = parse_client_time(value)
+    return parsed if parsed is not None and time_problem(parsed) is None else None
 
 
 def skew_correction(facts: RequestFacts, sent_at: datetime | None) -> timedelta:
@@ -91,14 +109,22 @@ def skew_correction(facts: RequestFacts, sent_at: datetime | None) -> timedelta:
 
 
 def prepare(raw: dict[str, Any], facts: RequestFacts, context: dict[str, Any]) -> dict[str, Any]:
-    """Stamp server fields, move unknown fields to ``extra`` and correct the clock."""
+    """Stamp server fields, move unknown fields to ``extra`` and correct the clock.
+
+    The client's ``occurred_at`` is refused before the correction when it lies outside the
+    valid range (``schemas.limits``), and a ``sent_at`` outside it is ignored: with both
+    inside, the correction is under a century and can never overflow a datetime. The
+    corrected time is checked again by the model."""
     known = {k: v for k, v in raw.items() if k in ENVELOPE_FIELDS and k not in SERVER_FIELDS}
     unknown = {k: v for k, v in raw.items() if k not in ENVELOPE_FIELDS}
     if len(unknown) > facts.max_extra_fields:
         raise ValueError(f"more than {facts.max_extra_fields} unknown fields")
-    sent_at = parse_client_time(raw.get("sent_at")) or facts.sent_at
+    sent_at = client_sent_at(raw.get("sent_at")) or facts.sent_at
     occurred = parse_client_time(raw.get("occurred_at"))
     if occurred is not None:
+        problem = time_problem(occurred)
+        if problem is not None:
+            raise ValueError(f"occurred_at: {problem}")
         known["occurred_at"] = (occurred + skew_correction(facts, sent_at)).isoformat()
     elif "occurred_at" not in raw:
         known["occurred_at"] = facts.received_at.isoformat()
@@ -117,13 +143,28 @@ def prepare(raw: dict[str, Any], facts: RequestFacts, context: dict[str, Any]) -
     }
 
 
+def bounded(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    """A reason never longer than ``limit``: field names and values come from the client."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def explain(error: ValidationError) -> str:
     """A short reason: the first few problems, each with its field path."""
     parts = []
     for problem in error.errors()[:3]:
-        location = ".".join(str(p) for p in problem["loc"])
+        location = ".".join(bounded(str(p), MAX_ECHOED_ID_CHARS) for p in problem["loc"])
         parts.append(f"{location}: {problem['msg']}" if location else problem["msg"])
-    return "; ".join(parts)
+    return bounded("; ".join(parts))
+
+
+def type_problem(kind: Any) -> str | None:
+    """Why ``kind`` is not an event type (a list or an object there is refused by name,
+    never looked up: it cannot be a dict key)."""
+    if isinstance(kind, str):
+        return None if kind in EVENT_MODELS else bounded(f"unknown event type {kind!r}")
+    if kind is None:
+        return "unknown event type None"
+    return f"unknown event type: a JSON {type(kind).__name__}, not a string"
 
 
 def validate_batch(
@@ -132,13 +173,14 @@ def validate_batch(
     """Validate every event on its own: one bad event never sinks the batch."""
     result = BatchResult()
     for index, raw in enumerate(raw_events):
-        event_id = raw.get("event_id") if isinstance(raw, dict) else None
-        event_id = event_id if isinstance(event_id, str) else None
         if not isinstance(raw, dict):
             result.rejected.append(Rejection(index, "event must be a JSON object", raw))
             continue
-        if raw.get("type") not in EVENT_MODELS:
-            reason = f"unknown event type {raw.get('type')!r}"
+        event_id = raw.get("event_id")
+        event_id = event_id if isinstance(event_id, str) else None
+        event_id = event_id[:MAX_ECHOED_ID_CHARS] if event_id else event_id
+        reason = type_problem(raw.get("type"))
+        if reason is not None:
             result.rejected.append(Rejection(index, reason, raw, event_id))
             continue
         try:
@@ -147,9 +189,15 @@ def validate_batch(
             result.rejected.append(Rejection(index, explain(exc), raw, event_id))
             continue
         except ValueError as exc:
-            result.rejected.append(Rejection(index, str(exc), raw, event_id))
+            result.rejected.append(Rejection(index, bounded(str(exc)), raw, event_id))
+            continue
+        encoded = dump_event(event)
+        reason = size_problem(encoded)
+        if reason is not None:
+            result.rejected.append(Rejection(index, reason, raw, event_id))
             continue
         result.accepted.append(event)
+        result.encoded.append(encoded)
     return result
 
 
@@ -175,15 +223,25 @@ def kafka_key(event: Envelope) -> bytes:
     return f"{event.site_id}:{event.anonymous_id}".encode()
 
 
+def payload_preview(raw: Any) -> str:
+    """The beginning of a payload orjson cannot write (nested deeper than it goes), as text;
+    ``reprlib`` stops at a fixed depth, so this never recurses as deep as the payload."""
+    preview = reprlib.Repr()
+    preview.maxlevel = 8
+    preview.maxstring = preview.maxother = 200
+    return preview.repr(raw)
+
+
 def dlq_record(rejection: Rejection, site_id: str, received_at: datetime) -> bytes:
-    return orjson.dumps(
-        {
-            "site_id": site_id,
-            "index": rejection.index,
-            "event_id": rejection.event_id,
-            "reason": rejection.reason,
-            "received_at": received_at.isoformat(),
-            "payload": rejection.raw,
-        },
-        default=str,
-    )
+    record = {
+        "site_id": site_id,
+        "index": rejection.index,
+        "event_id": rejection.event_id,
+        "reason": rejection.reason,
+        "received_at": received_at.isoformat(),
+        "payload": rejection.raw,
+    }
+    try:
+        return orjson.dumps(record, default=str)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(record | {"payload": payload_preview(rejection.raw)})

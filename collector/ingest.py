@@ -32,7 +32,7 @@ from collector.guard import AbuseGuard, overflow_reason
 from collector.metrics import CollectorMetrics, reason_kind
 from collector.settings import CollectorSettings, Site, hash_key
 from footfall.kafka import BrokerUnavailable, ensure_topics, start_producer
-from schemas.events import EVENT_MODELS, Event, dump_event
+from schemas.events import EVENT_MODELS, Event
 
 log = logging.getLogger("footfall.collector")
 
@@ -197,22 +197,22 @@ async def ingest(
     context = server_context(ip, request.headers.get("user-agent"), country)
     result = validate_batch(raw_events, facts, context)
     seen: set[str] = set()
-    fresh: list[Event] = []
-    for event in result.accepted:
+    fresh: list[tuple[Event, bytes]] = []
+    for event, encoded in zip(result.accepted, result.encoded, strict=True):
         event_id = str(event.event_id)
         if event_id not in collector.recent and event_id not in seen:
             seen.add(event_id)
-            fresh.append(event)
+            fresh.append((event, encoded))
     topics = settings.topics
     records: list[tuple[str, bytes, bytes | None]] = []
     routed: list[tuple[str, str]] = []
-    flooding = guard.flooding(site.site_id, [event.anonymous_id for event in fresh])
-    for event, flood in zip(fresh, flooding, strict=True):
+    flooding = guard.flooding(site.site_id, [event.anonymous_id for event, _ in fresh])
+    for (event, encoded), flood in zip(fresh, flooding, strict=True):
         if overflow_reason(event, guard.placeholders, flood) is None:
-            records.append((topics.events, dump_event(event), kafka_key(event)))
+            records.append((topics.events, encoded, kafka_key(event)))
             routed.append((event.type, topics.events))
         else:
-            records.append((topics.overflow, dump_event(event), event.event_id.bytes))
+            records.append((topics.overflow, encoded, event.event_id.bytes))
             routed.append((event.type, topics.overflow))
     records += [
         (topics.dlq, dlq_record(r, site.site_id, received_at), None) for r in result.rejected
@@ -223,14 +223,14 @@ async def ingest(
         log.warning("answering 503: %s", exc)
         retry = {"Retry-After": str(settings.retry_after_s)}
         raise Refused(503, "event store unavailable, retry later", retry) from exc
-    for event in fresh:
+    for event, _ in fresh:
         collector.recent.add(str(event.event_id))
     metrics = collector.metrics
     for event_type, topic in routed:
         metrics.accepted.labels(event_type, topic).inc()
     for rejection in result.rejected:
         raw_type = rejection.raw.get("type") if isinstance(rejection.raw, dict) else None
-        label = raw_type if raw_type in EVENT_MODELS else "unknown"
+        label = raw_type if isinstance(raw_type, str) and raw_type in EVENT_MODELS else "unknown"
         metrics.rejected.labels(reason_kind(rejection.reason), label).inc()
     metrics.duplicates.inc(len(result.accepted) - len(fresh))
     return {

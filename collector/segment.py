@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from collector.batch import BodyError, parse_client_time, read_body
+from collector.batch import BodyError, client_sent_at, read_body
 from collector.ingest import Refused, ingest, read_request_body
 from collector.settings import CollectorSettings
 
@@ -83,7 +83,9 @@ def first(props: dict[str, Any], *names: str) -> Any:
 
 
 def text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """A scalar as text; None for a list or an object (their repr is no id, and a deep one
+    would exhaust Python's recursion limit)."""
+    return None if value is None or isinstance(value, dict | list) else str(value)
 
 
 def drop_none(data: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +126,7 @@ def order(props: dict[str, Any]) -> dict[str, Any]:
             "shipping": props.get("shipping"),
             "tax": props.get("tax"),
             "total": first(props, "total", "revenue", "value"),
-            "currency": props.get("currency", "USD"),
+            "currency": props.get("currency"),
             "coupon": props.get("coupon"),
             "payment_method": props.get("payment_method"),
         }
@@ -152,7 +154,7 @@ PROPERTY_MAPPERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         {
             "order_id": text(p.get("order_id")),
             "amount": first(p, "total", "value", "amount"),
-            "currency": p.get("currency", "USD"),
+            "currency": p.get("currency"),
             "reason": p.get("reason"),
         }
     ),
@@ -230,7 +232,7 @@ def to_footfall(message: Any) -> Any:
             "properties": {},
         }
     else:
-        event["type"] = f"segment:{kind}"
+        event["type"] = f"segment:{kind}" if isinstance(kind, str) else kind
     extra = {k: v for k, v in message.items() if k not in ENVELOPE_KEYS}
     return drop_none(event) | extra
 
@@ -268,7 +270,7 @@ def segment_router(settings: CollectorSettings) -> APIRouter:
                 for m in messages
             ]
         raw_events = [to_footfall(m) for m in messages]
-        sent_at = parse_client_time(data.get("sentAt"))
+        sent_at = client_sent_at(data.get("sentAt"))
         outcome = await ingest(collector, request, credentials, raw_events, sent_at)
         return JSONResponse({"success": True} | outcome)
 

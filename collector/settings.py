@@ -68,6 +68,8 @@ class CollectorSettings(FootfallSettings):
     )
     max_clock_skew_s: float = Field(
         default=7 * 24 * 3600.0,
+        ge=0,
+        le=366 * 24 * 3600.0,
         description="Skew corrections larger than this are ignored (client clock broken).",
     )
     body_timeout_s: float = Field(

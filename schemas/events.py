@@ -7,12 +7,19 @@ currency code, never a float.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from schemas.limits import (
+    EventTime,
+    FiniteFloat,
+    Int64,
+    JsonObject,
+    ahead_of_receipt_problem,
+)
 
 SCHEMA_VERSION = 1
 
@@ -102,7 +109,7 @@ class CartProperties(ProductProperties):
 
 class SearchProperties(Strict):
     query: ShortText
-    results: Annotated[int, Field(ge=0)] | None = None
+    results: Annotated[Int64, Field(ge=0)] | None = None
 
 
 class CheckoutProperties(Strict):
@@ -133,7 +140,7 @@ class RefundProperties(Strict):
 
 
 class IdentifyProperties(Strict):
-    traits: Annotated[dict[str, str | int | float | bool | None], Field(max_length=64)] = {}
+    traits: Annotated[dict[str, str | Int64 | FiniteFloat | bool | None], Field(max_length=64)] = {}
 
 
 class ReviewProperties(Strict):
@@ -156,7 +163,7 @@ class ExperimentProperties(Strict):
 
 class CustomProperties(Strict):
     name: Identifier
-    data: Annotated[dict[str, Any], Field(max_length=64)] = {}
+    data: Annotated[JsonObject, Field(max_length=64)] = {}
 
 
 # ---------------------------------------------------------------- the envelope
@@ -168,15 +175,23 @@ class Envelope(Strict):
     anonymous_id: Identifier
     customer_id: Identifier | None = None
     session_id: Identifier | None = None
-    occurred_at: datetime = Field(description="Client clock, corrected for skew.")
-    sent_at: datetime | None = None
-    received_at: datetime | None = None
-    schema_version: int = SCHEMA_VERSION
+    occurred_at: EventTime = Field(description="Client clock, corrected for skew.")
+    sent_at: EventTime | None = None
+    received_at: EventTime | None = None
+    schema_version: Int64 = SCHEMA_VERSION
     context: Context = Context()
     verified: bool = Field(default=False, description="True when sent with the site's secret key.")
-    extra: Annotated[dict[str, Any], Field(max_length=32)] = Field(
+    extra: Annotated[JsonObject, Field(max_length=32)] = Field(
         default_factory=dict, description="Unknown top-level fields, kept, bounded."
     )
+
+    @model_validator(mode="after")
+    def not_ahead_of_receipt(self) -> Self:
+        """An event cannot have happened long after the server received it (schemas.limits)."""
+        problem = ahead_of_receipt_problem(self.occurred_at, self.received_at)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class PageView(Envelope):

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from schemas.limits import time_problem
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -30,6 +32,17 @@ def when(value: Any) -> datetime:
         return EPOCH
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def event_time(value: Any) -> datetime:
+    """An event's time, refused (ValueError) outside the range of ``schemas.limits``: the
+    collector and the worker hold the same bound, so only a message that never went through
+    them fails here, with the same reason, instead of being clamped by ``DateTime64``."""
+    parsed = when(value)
+    problem = time_problem(parsed)
+    if problem is not None:
+        raise ValueError(problem)
+    return parsed
 
 
 def uuid_text(value: Any) -> str:
@@ -97,8 +110,8 @@ def event_row(event: dict[str, Any]) -> list[Any]:
         event["anonymous_id"],
         event.get("customer_id") or "",
         event.get("session_id") or "",
-        when(event["occurred_at"]),
-        when(event.get("received_at")),
+        event_time(event["occurred_at"]),
+        event_time(event["received_at"]) if event.get("received_at") else EPOCH,
         context.get("url") or "",
         context.get("path") or "",
         context.get("referrer") or "",
