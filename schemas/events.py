@@ -7,11 +7,19 @@ currency code, never a float.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
 
 from schemas.limits import (
     EventTime,
@@ -185,13 +193,18 @@ class Envelope(Strict):
         default_factory=dict, description="Unknown top-level fields, kept, bounded."
     )
 
-    @model_validator(mode="after")
-    def not_ahead_of_receipt(self) -> Self:
-        """An event cannot have happened long after the server received it (schemas.limits)."""
-        problem = ahead_of_receipt_problem(self.occurred_at, self.received_at)
-        if problem is not None:
-            raise ValueError(problem)
-        return self
+    @field_validator("received_at")
+    @classmethod
+    def not_ahead_of_receipt(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        """An event cannot have happened long after the server received it (schemas.limits).
+        A field check, not a model one: a model validator would wrap every member of the
+        event union and lengthen every validation error's title."""
+        occurred_at = info.data.get("occurred_at")
+        if occurred_at is not None:
+            problem = ahead_of_receipt_problem(occurred_at, value)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
 
 class PageView(Envelope):

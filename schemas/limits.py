@@ -67,7 +67,8 @@ def ahead_of_receipt_problem(occurred_at: datetime, received_at: datetime | None
     """Why an event dated ``occurred_at`` cannot have been received at ``received_at``."""
     if received_at is None or aware(occurred_at) - aware(received_at) <= MAX_AHEAD_OF_RECEIPT:
         return None
-    return f"occurred_at is more than {MAX_AHEAD_OF_RECEIPT} after received_at"
+    hours = MAX_AHEAD_OF_RECEIPT.total_seconds() / 3600
+    return f"occurred_at is more than {hours:g} hours after received_at"
 
 
 def json_problem(value: dict[str, Any] | list[Any], max_depth: int = MAX_JSON_DEPTH) -> str | None:
