@@ -7,7 +7,8 @@ bounds below are set by what those stages can hold, and each says which stage it
   ``received_at`` lie in ``[2000-01-01, 2100-01-01)`` UTC, and ``occurred_at`` is at most a day
   after ``received_at``. Earlier dates are broken client clocks (the epoch, year 1); the
   worker's interest decay is ``2 ** (days since 2024 / half-life)``, which stays far inside a
-  float up to 2100 (``2 ** 925`` with the default 30-day half-life) and overflows after 2108;
+  float up to 2100 (``2 ** 925`` with the default 30-day half-life; uncapped, it would
+  overflow after 2108);
   journey timers and purchase intervals added to a 2100 date stay far from ``datetime.max``;
   ClickHouse's ``DateTime64`` holds 1900-2299. A day ahead of receipt is what a client in
   another timezone with a wrong offset can honestly produce; further is a broken clock.
