@@ -135,7 +135,9 @@ class OrderProperties(Strict):
     shipping: Money = Decimal(0)
     tax: Money = Decimal(0)
     total: Money
-    currency: Currency
+    currency: Currency | None = Field(
+        default=None, description="None: the site's own (base) currency."
+    )
     coupon: ShortText | None = None
     payment_method: ShortText | None = None
 
@@ -143,7 +145,9 @@ class OrderProperties(Strict):
 class RefundProperties(Strict):
     order_id: Identifier
     amount: Money
-    currency: Currency
+    currency: Currency | None = Field(
+        default=None, description="None: the site's own (base) currency."
+    )
     reason: ShortText | None = None
 
 
