@@ -5,14 +5,16 @@ dropped, then fetching goes on after them; faust-streaming issues #216, #221, #6
 treats the hole as a compaction gap, committing past messages nobody processed. The topics
 the worker reads are never compacted, so a hole always means skipped messages: the agent
 stops, goes back to the first one, and takes the messages that were read before the rewind
-when they come again (:class:`Continuity`). Meanwhile Faust acknowledges the messages passed
-over as if they were done, so the offset it would commit is capped by the commit protocol
-(:class:`CommitOffsets`). Pure: the worker's consumer (``transport.py``) seeks and commits.
+when they come again (:class:`Continuity`). Faust's books of acknowledged offsets count
+messages the agent never processed (those it passes over during a rewind; those fetched
+before a rebalance and skipped by Faust's stream after it), so the offset Faust would commit
+is capped by the agent's own place in the partition (:class:`CommitOffsets`). Pure: the
+worker's consumer (``transport.py``) seeks and commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Container, Hashable, Iterable
 from dataclasses import dataclass, field
 
 GIVE_UP_S = 60.0
@@ -30,13 +32,8 @@ class Verdict:
     """The hole was just found (worth a log line)."""
     accepted_hole: tuple[int, int] | None = None
     """Offsets ``[start, end)`` given up on (no longer on the broker)."""
-    hold_commits: bool | None = None
-    """True: a hole was found, the partition is held (messages passed over are acknowledged
-    by Faust without being processed); False: this message is the last one passed over, taken
-    again: the hold ends."""
-    first_unprocessed: int | None = None
-    """While the partition is held, its first message not processed yet (the rewind's start,
-    or this message): no commit of the partition may pass it."""
+    taken: int | None = None
+    """When ``deliver``: this message's offset, the agent's new place in its partition."""
 
 
 @dataclass
@@ -45,8 +42,6 @@ class Continuity:
 
     expected: dict[Hashable, int] = field(default_factory=dict)
     rewinding: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
-    passed_over: dict[Hashable, int] = field(default_factory=dict)
-    """Partition → the highest offset passed over unprocessed while rewinding."""
 
     def check(self, tp: Hashable, offset: int, now: float, committed: int | None) -> Verdict:
         """What to do with the message at ``offset``; ``committed`` is the partition's
@@ -54,88 +49,71 @@ class Continuity:
         if tp in self.rewinding:
             start, since = self.rewinding[tp]
             if offset > start and now - since < GIVE_UP_S:
-                self.pass_over(tp, offset)
-                # Read before the rewind; it comes again.
-                return Verdict(deliver=False, first_unprocessed=start)
+                return Verdict(deliver=False)  # read before the rewind; it comes again
             del self.rewinding[tp]
             return self.deliver(tp, offset, (start, offset) if offset > start else None)
         want = self.expected.get(tp, committed)
         if want is not None and offset > want:
             self.rewinding[tp] = (want, now)
-            self.pass_over(tp, offset)
-            return Verdict(
-                deliver=False,
-                rewind_to=want,
-                new_hole=True,
-                hold_commits=True,
-                first_unprocessed=want,
-            )
+            return Verdict(deliver=False, rewind_to=want, new_hole=True)
         return self.deliver(tp, offset)  # the next one, or a replay from an earlier offset
-
-    def pass_over(self, tp: Hashable, offset: int) -> None:
-        self.passed_over[tp] = max(offset, self.passed_over.get(tp, offset))
 
     def deliver(
         self, tp: Hashable, offset: int, accepted_hole: tuple[int, int] | None = None
     ) -> Verdict:
-        """Process the message at ``offset``. While messages passed over wait to come again,
-        it is the partition's first unprocessed message; the last of them ends the hold."""
         self.expected[tp] = offset + 1
-        last = self.passed_over.get(tp)
-        if last is None:
-            return Verdict(deliver=True, accepted_hole=accepted_hole)
-        caught_up = offset >= last
-        if caught_up:
-            del self.passed_over[tp]
-        return Verdict(
-            deliver=True,
-            accepted_hole=accepted_hole,
-            hold_commits=False if caught_up else None,
-            first_unprocessed=offset,
-        )
+        return Verdict(deliver=True, accepted_hole=accepted_hole, taken=offset)
 
     def forget(self) -> None:
         """Partitions moved: expectations start again from the committed offsets."""
         self.expected.clear()
         self.rewinding.clear()
-        self.passed_over.clear()
 
 
 @dataclass
 class CommitOffsets:
-    """The commit protocol: the offset committed for a partition never passes its first
-    message not processed.
+    """The commit protocol: the offset committed for a partition never passes the agent's
+    place in it, the message it took last in order since the partition was assigned (one
+    past it once it is processed).
 
-    Faust commits up to the end of the first run of acknowledged offsets, and its stream
-    acknowledges every message it hands over, so the messages passed over during a rewind
-    count as done while they wait to come again: a run through the messages read again
-    reaches them, and Faust would commit past them. (The hole itself is not counted on the
-    worker's source topics.) So a held partition's commits are capped at its first
-    unprocessed message, as each verdict tells it. When a message passed over is taken
-    again, its acknowledgement from the pass-over is dropped; once the last of them is
-    taken, Faust's books hold only messages processed, and the hold ends.
+    Faust commits up to the end of the first run of offsets in its books of acknowledged
+    ones, and its books hold more than the agent processed: its stream acknowledges the
+    messages the agent passes over during a rewind, and (in its Python iterator) the
+    messages fetched before a rebalance that it skips after it; and when the run starts one
+    past the committed offset, Faust commits it anyway (its check for a missing first
+    message is off by one). So the agent's place caps Faust's candidate. The agent takes the
+    messages of a partition in order and each is acknowledged before the next is taken, so
+    in normal flow the cap is Faust's own candidate: commits and lag are as Faust's. After
+    an assignment nothing is committed until the agent has taken a message (the committed
+    one, as :class:`Continuity` sees to) and processed it. An acknowledgement Faust holds
+    for a message when the agent takes it is not from this processing: it is dropped.
     """
 
-    holds: dict[Hashable, int] = field(default_factory=dict)
-    """Held partition → its first unprocessed offset."""
+    taking: dict[Hashable, int] = field(default_factory=dict)
+    """Partition → the offset of the message the agent took last since the assignment."""
 
     def follow(self, tp: Hashable, verdict: Verdict) -> int | None:
         """A verdict of :class:`Continuity`, before its message is processed. Returns the
-        offset of a held partition's message taken again: an acknowledgement of it that
-        Faust still holds is from its pass-over, and must be dropped."""
-        if verdict.hold_commits is False:
-            self.holds.pop(tp, None)
-        elif verdict.first_unprocessed is not None:
-            self.holds[tp] = verdict.first_unprocessed
-        return verdict.first_unprocessed if verdict.deliver else None
+        offset of the message taken: an acknowledgement of it that Faust holds now must be
+        dropped."""
+        if verdict.taken is not None:
+            self.taking[tp] = verdict.taken
+        return verdict.taken
 
-    def committable(self, tp: Hashable, offset: int | None) -> int | None:
-        """The offset to commit for ``tp`` instead of ``offset``, Faust's candidate."""
-        first = self.holds.get(tp)
-        if first is None or offset is None:
-            return offset
-        return min(offset, first)
+    def limit(self, tp: Hashable, acknowledged: Container[int]) -> int | None:
+        """The highest offset that may be committed for ``tp`` (None: nothing may), given
+        the offsets Faust holds as ``acknowledged``: the message taken last counts once it
+        is processed."""
+        taken = self.taking.get(tp)
+        if taken is None:
+            return None
+        return taken + 1 if taken in acknowledged else taken
 
-    def forget(self) -> None:
-        """Partitions moved: reading resumes from the committed offsets, nothing is held."""
-        self.holds.clear()
+    def forget(self, tps: Iterable[Hashable] | None = None) -> None:
+        """Partitions moved (``tps``, or all): nothing is committed for them until the agent
+        has processed a message of their new assignment."""
+        if tps is None:
+            self.taking.clear()
+            return
+        for tp in tps:
+            self.taking.pop(tp, None)

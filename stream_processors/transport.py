@@ -6,13 +6,14 @@ adds up to 1.5 s per hop, and an event makes two hops (events → identity agent
 events.identified → profile agent). This transport sets the worker's own wait instead.
 
 Faust also counts a hole between two delivered offsets as done (for compacted topics), and
-a message the agent passes over during a rewind as acknowledged. The worker's source topics
-are never compacted: a hole there is messages the consumer skipped (see
+its books of acknowledged offsets hold messages the agent did not process (passed over
+during a rewind; fetched before a rebalance and skipped after it). The worker's source
+topics are never compacted: a hole there is messages the consumer skipped (see
 :mod:`stream_processors.continuity`), so it is not counted until the agent gives up on it
 (gone from the broker). Every verdict goes to the commit protocol
 (:class:`~stream_processors.continuity.CommitOffsets`), which caps the offset Faust would
-commit and says which acknowledgements are from a pass-over: no commit passes a message
-that was not processed.
+commit at the agent's place in the partition and drops the acknowledgement Faust holds for
+a message the agent takes: no commit passes a message that was not processed.
 """
 
 from __future__ import annotations
@@ -95,10 +96,10 @@ def transport_class(
             return self._committed_offset.get(tp)
 
         async def follow(self, tp: TP, verdict: Verdict) -> None:
-            """Act on a continuity verdict: hold or release commits, rewind, accept a hole."""
+            """Act on a continuity verdict: the agent's place, a rewind, a hole accepted."""
             taken = self.commits.follow(tp, verdict)
             if taken is not None:
-                self.drop_ack(tp, taken)  # acknowledged when it was passed over
+                self.drop_ack(tp, taken)  # from a pass-over, or from before a rebalance
             if verdict.rewind_to is not None:
                 # Read again from there; what was fetched beyond it still comes first.
                 self.read_offsets.rewind(tp, verdict.rewind_to)
@@ -118,24 +119,41 @@ def transport_class(
 
         def drop_ack(self, tp: TP, offset: int) -> None:
             """Forget Faust's acknowledgement of ``offset``. Its stream acknowledges every
-            message it handed over (the Cython iterator writes ``_acked`` itself, never
-            calling :meth:`ack`), those passed over too."""
+            message it handed over, those passed over too, and its Python iterator those it
+            skipped after a rebalance (the compiled one writes ``_acked`` itself, never
+            calling :meth:`ack`)."""
+            index = self._acked_index.get(tp)
+            if index is None or offset not in index:
+                return  # the usual case: one set lookup (acknowledged on this loop only)
             with ack_lock:
-                index, acked = self._acked_index.get(tp), self._acked.get(tp)
-                if index is not None and offset in index:
+                if offset in index:
                     index.discard(offset)
-                if acked is not None and offset in acked:
-                    acked.remove(offset)
+                    acked = self._acked[tp]
+                    if offset in acked:
+                        acked.remove(offset)
 
         def _new_offset(self, tp: TP) -> int | None:
             """The offset to commit for ``tp``: Faust's (the end of its first run of
-            acknowledged offsets), capped by the commit protocol. Faust forgets what it
-            counted up to its candidate; what lies beyond the cap is not processed yet, and
-            is acknowledged again when it is."""
-            return self.commits.committable(tp, super()._new_offset(tp))
+            acknowledged offsets), on the ``gapless`` topics capped at the agent's place
+            (:meth:`CommitOffsets.limit`, read before Faust forgets what it counted). What
+            Faust counted beyond the cap is not processed yet: it is acknowledged again
+            when it is."""
+            if tp.topic not in gapless:
+                return super()._new_offset(tp)
+            limit = self.commits.limit(tp, self._acked_index.get(tp, ()))
+            candidate = super()._new_offset(tp)
+            return None if limit is None or candidate is None else min(candidate, limit)
+
+        async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+            self.commits.forget(revoked)  # as Faust drops its books of them
+            await super().on_partitions_revoked(revoked)
+
+        async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+            self.commits.forget(assigned)
+            await super().on_partitions_assigned(assigned, generation_id)
 
         def forget_rewinds(self) -> None:
-            """Partitions moved: no holds, reading resumes from the committed offsets."""
+            """Partitions moved: nothing taken, reading resumes from the committed offsets."""
             self.commits.forget()
             self.read_offsets.rewinds.clear()
 
