@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from footfall.stack import Stack
+from tests.conftest import stack_settings_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,6 +40,14 @@ def chromium() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for the module's tests: each reads only its own browser's events."""
+    with Stack(stack_settings_for(tmp_path_factory.mktemp("browser"))) as running:
+        running.start()
+        yield running
 
 
 @pytest.fixture

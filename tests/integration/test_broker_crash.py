@@ -54,7 +54,7 @@ def dead_children(stack: Stack) -> list[str]:
 def test_kill_9_of_kafka_under_load_loses_and_doubles_no_acknowledged_event(
     tmp_path: Path,
 ) -> None:
-    events = synthetic_events(customers=60, total=8000, seed=31)
+    events = synthetic_events(customers=60, total=5000, seed=31)
     sent = [0]
     midway = threading.Event()
 

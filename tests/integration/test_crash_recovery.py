@@ -139,7 +139,7 @@ def test_sink_killed_mid_stream_stores_each_event_once(
 
 
 def sink_killed_mid_stream(stack: Stack, sql: SqlClient) -> None:
-    events = synthetic_events(customers=40, total=6000, seed=22)
+    events = synthetic_events(customers=40, total=4000, seed=22)
     thread, report = send_in_background(stack, events)
     deadline = time.monotonic() + 120
     while progress(sql).events < 1500:

@@ -1,7 +1,7 @@
 """Every figure of every customer against an independent ground truth, on the real stack:
-a time-ordered log, a shuffled log, the whole log again at new offsets (what a second
-collector, a collector restart or a producer retry produce) with a ``kill -9`` of the worker
-in the middle of it.
+a time-ordered log and a shuffled log with a ``kill -9`` of the worker in the middle, then the
+whole log again at new offsets (what a second collector, a collector restart or a producer
+retry produce) with another ``kill -9`` in the middle of it.
 
 Customers browse on two devices, anonymously at first, and each device identifies once; they
 view, fill and empty carts, check out and order (with the secret key). The ground truth is the
@@ -27,14 +27,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from footfall.config import BrokerKind, FootfallSettings
-from footfall.demo.sender import send_all
 from footfall.kafka import topic_partitions
 from footfall.lag import group_lag
 from footfall.stack import Stack
 from schemas.events import parse_event
 from stream_processors.settings import WorkerSettings
 from tests.conftest import TEST_BROKER
-from tests.integration.test_crash_recovery import running_stack
+from tests.integration.test_crash_recovery import (
+    running_stack,
+    send_in_background,
+    wait_for_folded,
+)
 from tests.processors.test_order_free import Reference, reference
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -183,13 +186,6 @@ def produce_again(stack: Stack) -> int:
     return asyncio.run(run())
 
 
-def post(stack: Stack, events: list[dict[str, Any]]) -> None:
-    report = asyncio.run(
-        send_all(stack.settings.collector_url, [("demo-secret-key", events)], batch_size=50)
-    )
-    assert report.accepted == len(events), report.rejected
-
-
 def test_every_figure_matches_the_ground_truth_in_any_order_and_at_new_offsets(
     tmp_path: Path,
 ) -> None:
@@ -201,12 +197,17 @@ def test_every_figure_matches_the_ground_truth_in_any_order_and_at_new_offsets(
     mixed = [e for es in shuffled.values() for e in es]
     rng.shuffle(mixed)
     broker = BrokerKind.kafka if TEST_BROKER is BrokerKind.kafka else TEST_BROKER
-    with running_stack(tmp_path, broker) as (stack, _sql):
-        post(stack, in_time)
-        post(stack, mixed)
+    with running_stack(tmp_path, broker) as (stack, sql):
+        # Both logs at once, the worker killed -9 a third of the way through.
+        thread, report = send_in_background(stack, [*in_time, *mixed])
+        wait_for_folded(sql, len(in_time) * 2 // 3, timeout=180)
+        stack.kill("worker")
+        stack.restart("worker")
+        thread.join(timeout=240)
+        assert report.accepted == len(in_time) + len(mixed), report.rejected
         wait_until_caught_up(stack)
         first = mismatches(stack, truths)
-        print(f"\nfields wrong after the first pass: {dict(first) or 'none'}")
+        print(f"\nfields wrong after the first pass and kill -9: {dict(first) or 'none'}")
         # The same records again at new offsets, the worker killed -9 half-way through.
         sent = produce_again(stack)
         time.sleep(0.5)

@@ -311,7 +311,7 @@ def stop_and_resume(up: FootfallUp, sent: Sent, n: int, how: str) -> None:
         )
         send(up, sent.cart_events[shopper])
         wait_for(lambda: stage_of(sql, shopper) == "cart", 30, f"{shopper} in cart")
-        events = synthetic_events(customers=40, total=1500, seed=100 + n)
+        events = synthetic_events(customers=40, total=800, seed=100 + n)
         send(up, events)
         sent.customer_events += events
         before = set(stored_ids(sql))
