@@ -32,7 +32,7 @@ from collector.guard import AbuseGuard, overflow_reason
 from collector.metrics import CollectorMetrics, reason_kind
 from collector.settings import CollectorSettings, Site, hash_key
 from footfall.kafka import BrokerUnavailable, ensure_topics, start_producer
-from schemas.events import EVENT_MODELS, Event
+from schemas.events import EVENT_MODELS, Envelope, Event
 
 log = logging.getLogger("footfall.collector")
 
@@ -157,6 +157,12 @@ async def read_request_body(request: Request, settings: CollectorSettings) -> by
         raise Refused(400, str(exc)) from None
 
 
+def dedup_key(event: Envelope) -> str:
+    """Event ids are the client's: two sites may use the same one (a Segment messageId such
+    as ``order-1001``), so a duplicate is the same id within one site."""
+    return f"{event.site_id}:{event.event_id}"
+
+
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -199,7 +205,7 @@ async def ingest(
     seen: set[str] = set()
     fresh: list[tuple[Event, bytes]] = []
     for event, encoded in zip(result.accepted, result.encoded, strict=True):
-        event_id = str(event.event_id)
+        event_id = dedup_key(event)
         if event_id not in collector.recent and event_id not in seen:
             seen.add(event_id)
             fresh.append((event, encoded))
@@ -224,7 +230,7 @@ async def ingest(
         retry = {"Retry-After": str(settings.retry_after_s)}
         raise Refused(503, "event store unavailable, retry later", retry) from exc
     for event, _ in fresh:
-        collector.recent.add(str(event.event_id))
+        collector.recent.add(dedup_key(event))
     metrics = collector.metrics
     for event_type, topic in routed:
         metrics.accepted.labels(event_type, topic).inc()
