@@ -239,14 +239,15 @@ class ClickHouseWriter:
         raise KeyError(table)
 
     def unseen_events(self, rows: list[list[Any]]) -> list[list[Any]]:
-        """Rows whose event id is not stored yet (used after a partition is assigned)."""
+        """Rows whose event id is not stored yet for their site (used after a partition is
+        assigned): two sites may send the same id, each its own event."""
         ids = [row[0] for row in rows]
         stored = {
-            str(r[0])
+            (str(r[0]), str(r[1]))
             for r in self.client.query(
-                "SELECT event_id FROM events WHERE event_id IN "
+                "SELECT event_id, site_id FROM events WHERE event_id IN "
                 "(SELECT toUUIDOrZero(arrayJoin({ids:Array(String)})))",  # a bad id finds nothing
                 parameters={"ids": ids},
             ).result_rows
         }
-        return [row for row in rows if row[0] not in stored]
+        return [row for row in rows if (str(row[0]), str(row[1])) not in stored]

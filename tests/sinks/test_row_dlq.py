@@ -55,3 +55,21 @@ def test_a_bad_event_id_after_a_reassignment_goes_to_dlq_and_the_rest_is_inserte
     dlq = writer.client.query("SELECT offset, reason FROM dlq_events").result_rows
     assert [offset for offset, _ in dlq] == [2]
     assert "events insert refused" in dlq[0][1]
+
+
+def test_after_a_reassignment_another_sites_event_with_a_stored_id_still_lands() -> None:
+    """Two sites may send the same event id: stored for one, the other's is still new."""
+    writer, batch = batch_with_a_poisoned_row("customer_id", "c-x")  # five storable rows
+    asyncio.run(writer.write(batch))
+    site = EVENTS.columns.index("site_id")
+    [(first_site,)] = writer.client.query("SELECT DISTINCT site_id FROM events").result_rows
+    again = Batch()
+    tp = TopicPartition("footfall.events", 0)
+    for offset, row in enumerate(batch.rows["events"]):
+        for copy in ([*row[:site], "other-shop", *row[site + 1 :]], list(row)):
+            again.rows["events"].append(copy)  # the same ids for another site, and again
+            again.sources[id(copy)] = (tp.topic, tp.partition, 10 + 2 * offset)
+    again.recovering_events.add(tp)  # looks up stored ids first
+    asyncio.run(writer.write(again))
+    counts = writer.client.query("SELECT site_id, count() FROM events GROUP BY site_id")
+    assert sorted(counts.result_rows) == sorted([(first_site, 5), ("other-shop", 5)])
