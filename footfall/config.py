@@ -1,18 +1,29 @@
-"""Settings shared by every process: where Kafka is and what the topics are called.
+"""Settings shared by every process: where Kafka is, what the topics are called, which mode.
 
 Each process has one settings class of its own (collector, worker, sink, stack) that
-inherits from :class:`KafkaSettings`; values come from ``FOOTFALL_*`` environment variables
+inherits from :class:`FootfallSettings`; values come from ``FOOTFALL_*`` environment variables
 and an optional TOML file named by ``FOOTFALL_CONFIG``.
+
+The mode (``FOOTFALL_MODE``) is ``demo`` for the local stack, the demo and the tests, and
+``production`` for the deploy manifests (and the image). In production no process starts
+with a secret anyone can read in this repository — the demo site's keys, the default admin
+token, the placeholders of the Kubernetes Secret — as the FastAPI full-stack template refuses
+``changethis``. The check is here, once, for every process: :func:`default_secrets` (pure)
+finds them, the settings base refuses them with :class:`DefaultSecretError`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +37,102 @@ class BrokerKind(StrEnum):
 
     kafka = "kafka"
     tansu = "tansu"
+
+
+class Mode(StrEnum):
+    """demo: the known demo secrets work (local stack, demo, tests); production: refused."""
+
+    demo = "demo"
+    production = "production"
+
+
+DEMO_WRITE_KEY = "demo-write-key"
+DEMO_SECRET_KEY = "demo-secret-key"
+DEFAULT_ADMIN_TOKEN = "footfall-admin"
+
+KNOWN_SECRETS: dict[str, str] = {
+    DEMO_WRITE_KEY: "the demo site's public write key",
+    DEMO_SECRET_KEY: "the demo site's secret key",
+    DEFAULT_ADMIN_TOKEN: "the default admin token",
+    "change-me": "the placeholder of deploy/kubernetes/config.yaml",
+}
+"""Every secret published in this repository, by what it is. Sites keep keys only as
+SHA-256 hashes, so a setting matches a known secret in plain text or as its hash."""
+
+
+def sha256_hex(text: str) -> str:
+    """Hex SHA-256 of the UTF-8 bytes: the at-rest form of a site's key."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+KNOWN_BY_VALUE: dict[str, str] = {
+    secret: f"{what} {secret!r}" for secret, what in KNOWN_SECRETS.items()
+} | {
+    sha256_hex(secret): f"{what} {secret!r} as its SHA-256"
+    for secret, what in KNOWN_SECRETS.items()
+}
+
+
+@dataclass(frozen=True)
+class DefaultSecret:
+    """A setting whose value is a published secret: where it is, which variable sets it."""
+
+    path: str
+    variable: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.path} is {self.what}; set {self.variable}"
+
+
+class DefaultSecretError(ValueError):
+    """Production settings hold a secret published in this repository."""
+
+    def __init__(self, found: list[DefaultSecret]) -> None:
+        self.found = found
+        super().__init__(
+            "FOOTFALL_MODE=production refuses the published demo secrets: "
+            + "; ".join(str(secret) for secret in found)
+            + ". Give each its own value (an admin token: `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`; sites: FOOTFALL_SITES or [[sites]] in the "
+            "FOOTFALL_CONFIG file, keys as `write_key_sha256`/`secret_key_sha256`), or run "
+            "with FOOTFALL_MODE=demo on a development machine."
+        )
+
+
+def _leaves(value: object, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        yield path, value
+        if "://" in value:  # a DSN's password: CLICKHOUSE_URL=http://user:change-me@host
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                password = None
+            if password:
+                yield f"{path} (its password)", unquote(password)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+
+
+def default_secrets(values: dict[str, object], prefix: str = "FOOTFALL_") -> list[DefaultSecret]:
+    """Every setting in ``values`` (a settings dump) that holds a published secret. Pure.
+
+    Any string at any depth counts, plain or SHA-256: a site's hashed key, an admin token,
+    a SASL password. The variable named is the top-level setting that carries it.
+    """
+    found = []
+    for name, value in values.items():
+        for path, text in _leaves(value, name):
+            what = KNOWN_BY_VALUE.get(text)
+            if what is not None:
+                found.append(DefaultSecret(path, f"{prefix}{name.upper()}", what))
+    return found
 
 
 class Topics(BaseModel):
@@ -127,6 +234,21 @@ class FootfallSettings(BaseSettings):
     )
     kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (mTLS).")
     kafka_ssl_keyfile: Path | None = None
+    mode: Mode = Field(
+        default=Mode.demo,
+        description="demo: the local stack, demo and tests, the repository's demo secrets "
+        "work; production (set by the deploy manifests and the image): a process refuses "
+        "to start with any of them.",
+    )
+
+    @model_validator(mode="after")
+    def refuse_default_secrets(self) -> FootfallSettings:
+        """Outside demo mode, a published secret stops the process before it serves."""
+        if self.mode is Mode.production:
+            found = default_secrets(self.model_dump())
+            if found:
+                raise DefaultSecretError(found)
+        return self
 
     @property
     def topics(self) -> Topics:
