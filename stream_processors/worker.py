@@ -52,7 +52,7 @@ from stream_processors.segments import figures_used, load_config
 from stream_processors.settings import WorkerSettings
 from stream_processors.snapshots import Throttle
 from stream_processors.table_codec import register_table_codec
-from stream_processors.transport import WorkerApp, credentials
+from stream_processors.transport import WorkerApp, credentials, store_url
 from stream_processors.views import add_views
 
 log = logging.getLogger("footfall.worker")
@@ -88,7 +88,7 @@ def faust_app(settings: WorkerSettings) -> WorkerApp:
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         broker_credentials=credentials(settings),
-        store=settings.store,
+        store=store_url(settings.store),
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
