@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import secrets
 from collections.abc import Callable
 
@@ -18,30 +17,53 @@ from fastapi.responses import PlainTextResponse, Response
 
 from sinks.clickhouse import Store
 from sinks.settings import SinkSettings
+from sinks.sql_guard import (
+    Limits,
+    QueryRefused,
+    check_canonical,
+    check_tree,
+    chosen_format,
+    chosen_settings,
+    precheck,
+    statement,
+)
 
-READ_STATEMENT = re.compile(r"^\s*(\(\s*)*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXISTS|EXPLAIN)\b", re.I)
-FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+\w+\s*$", re.I)
+FORMAT_QUERY = "SELECT formatQuery({q:String})"
 
 
-class QueryRefused(ValueError):
-    """The query is not a single read-only statement."""
-
-
-def guard(query: str, settings: SinkSettings, default_format: str) -> str:
-    """The query made safe to run: one read statement, read-only, time and size capped."""
-    query = query.strip().rstrip(";").strip()
-    if not query:
-        raise QueryRefused("empty query")
-    if ";" in query:
-        raise QueryRefused("only one statement per request")
-    if not READ_STATEMENT.match(query):
-        raise QueryRefused("only read queries (SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN)")
-    if not FORMAT_CLAUSE.search(query):
-        query = f"{query} FORMAT {default_format}"
-    return (
-        f"{query} SETTINGS readonly=1, max_execution_time={settings.query_timeout_s}, "
-        f"max_result_rows={settings.query_max_result_rows}, result_overflow_mode='throw'"
+def limits_of(settings: SinkSettings) -> Limits:
+    return Limits(
+        timeout_s=settings.query_timeout_s,
+        max_memory_bytes=settings.query_max_memory_bytes,
+        max_result_rows=settings.query_max_result_rows,
+        max_result_bytes=settings.query_max_result_bytes,
+        max_query_bytes=settings.query_max_bytes,
     )
+
+
+def checked_statement(
+    client: Store,
+    sql: str,
+    parameters: dict[str, str],
+    default_format: str | None,
+    user_settings: dict[str, str],
+    limits: Limits,
+) -> str:
+    """The statement to run for ``sql``, judged on the engine's own parse (see sql_guard).
+
+    The query travels to ``formatQuery`` as a bound value, so nothing in it runs; only its
+    canonical re-serialisation, proven single and comment-free, is parsed for ``EXPLAIN AST``.
+    """
+    sql = precheck(sql, limits)
+    canonical = str(client.query(FORMAT_QUERY, parameters={"q": sql}).result_rows[0][0])
+    body, named_format = check_canonical(canonical)
+    tree = client.query(f"EXPLAIN AST {body}", parameters=parameters or None)
+    check_tree("\n".join(str(row[0]) for row in tree.result_rows))
+    return statement(body, named_format or default_format or "TabSeparated", limits, user_settings)
+
+
+def refused(exc: QueryRefused) -> Response:
+    return PlainTextResponse(f"Code: 164. {exc} (READONLY)\n", status_code=403)
 
 
 def credentials(request: Request) -> tuple[str | None, str | None]:
@@ -72,6 +94,7 @@ def database_refusal(client: Store, requested: str) -> str | None:
 def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> APIRouter:
     """The endpoint; ``store`` gives the open client, or None while the store is not open."""
     router = APIRouter()
+    limits = limits_of(settings)
 
     def authorized(request: Request) -> bool:
         _, key = credentials(request)
@@ -91,12 +114,18 @@ def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> A
         if request.method == "POST":
             body = (await request.body()).decode(errors="replace")
             sql = f"{sql} {body}" if sql else body
-        default_format = request.query_params.get("default_format", "TabSeparated")
         parameters = {
             key.removeprefix("param_"): value
             for key, value in request.query_params.items()
             if key.startswith("param_")
         }
+        try:
+            default_format = chosen_format(request.query_params.get("default_format"))
+            user_settings = chosen_settings(
+                {k: v for k, v in request.query_params.items() if not k.startswith("param_")}
+            )
+        except QueryRefused as exc:
+            return refused(exc)
         client = store()
         if client is None:
             return PlainTextResponse(
@@ -112,12 +141,14 @@ def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> A
             if refusal is not None:
                 return PlainTextResponse(f"Code: 81. {refusal} (UNKNOWN_DATABASE)\n", 404)
         try:
-            safe = guard(sql, settings, default_format)
+            safe = await asyncio.to_thread(
+                checked_statement, client, sql, parameters, default_format, user_settings, limits
+            )
             result: bytes = await asyncio.to_thread(
                 client.raw_query, safe, parameters=parameters or None
             )
         except QueryRefused as exc:
-            return PlainTextResponse(f"Code: 164. {exc} (READONLY)\n", status_code=403)
+            return refused(exc)
         except ClickHouseError as exc:
             return PlainTextResponse(f"{exc}\n", status_code=400)
         return Response(result, media_type="text/plain; charset=UTF-8")

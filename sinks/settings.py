@@ -29,8 +29,19 @@ class SinkSettings(FootfallSettings):
     admin_token: str = Field(
         default="footfall-admin", description="Password for the read-only SQL endpoint."
     )
-    query_timeout_s: int = 30
-    query_max_result_rows: int = 1_000_000
+    query_timeout_s: int = Field(default=30, ge=1)
+    query_max_result_rows: int = Field(default=1_000_000, ge=1)
+    query_max_result_bytes: int = Field(
+        default=512 * 1024 * 1024, ge=1, description="Most bytes one SQL endpoint answer holds."
+    )
+    query_max_memory_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1,
+        description="Most memory one SQL endpoint query may take in the engine.",
+    )
+    query_max_bytes: int = Field(
+        default=256 * 1024, ge=1, description="Longest SQL text the endpoint parses."
+    )
     retry_max_backoff_s: float = 30.0
     events_ttl_days: int = Field(
         default=0,
