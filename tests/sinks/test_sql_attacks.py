@@ -245,7 +245,7 @@ def test_the_limits_answer_with_clickhouse_s_reason(target: Target) -> None:
 
 def test_refusals_say_why(target: Target) -> None:
     cases = {
-        "SELECT 'x' INTO OUTFILE 'x'": "INTO OUTFILE",
+        f"SELECT 'x' INTO OUTFILE '{target.outfile}'": "INTO OUTFILE",
         "SELECT * FROM file('x')": "file",
         "SELECT * FROM generateRandom('a UInt8')": "generateRandom is not served",
         "INSERT INTO attack_probe VALUES (1)": "only read statements",
