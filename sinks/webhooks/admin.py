@@ -1,15 +1,25 @@
-"""The admin API on the dispatcher's port: subscriptions, test sends, replays, metrics."""
+"""The admin API on the dispatcher's port: subscriptions, test sends, replays, metrics.
+
+Without the admin token only ``/ping`` and a ``/healthz`` of totals answer: subscription ids
+and endpoints are the customer's marketing stack, so the per-subscription backlog in
+``/healthz`` and all of ``/metrics`` (labelled by subscription) need the token, which a
+Prometheus scrape sends as ``Authorization: Bearer …``.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from schemas.webhooks import Subscription
 from sinks.webhooks.deliveries import replayed
@@ -29,6 +39,36 @@ class NewSubscription(BaseModel):
     enabled: bool = True
     events: list[str]
     segments: list[str] = Field(default_factory=list)
+
+    @field_validator("id", "site_id", "url", "secret", "description", "events", "segments")
+    @classmethod
+    def encodable(cls, value: str | list[str] | None) -> str | list[str] | None:
+        """JSON may carry a lone surrogate (``"\\ud800"``), which no UTF-8 file can hold."""
+        for text in [value] if isinstance(value, str) else value or []:
+            try:
+                text.encode()
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"not valid Unicode text ({exc.reason})") from None
+        return value
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped, so a lone surrogate echoed back as the
+    ``input`` of a validation error is ``\\ud800`` text, not a ``UnicodeEncodeError``."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+async def refused_body(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 for a body that fails validation, in :class:`AsciiJSONResponse`."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else [str(exc)]
+    return AsciiJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """What the dispatcher's app needs so every refused admin body is a 422."""
+    app.add_exception_handler(RequestValidationError, refused_body)
 
 
 class ReplayRequest(BaseModel):
@@ -51,12 +91,17 @@ def admin_router(dispatcher: Dispatcher) -> APIRouter:
     settings = dispatcher.settings
     store = dispatcher.store
 
-    def authorised(
+    def is_admin(
         authorization: Annotated[str | None, Header()] = None,
         x_admin_token: Annotated[str | None, Header()] = None,
-    ) -> None:
+    ) -> bool:
         given = x_admin_token or (authorization or "").removeprefix("Bearer ").strip()
-        if not secrets.compare_digest(given.encode(), settings.admin_token.encode()):
+        return secrets.compare_digest(given.encode(), settings.admin_token.encode())
+
+    admin_given = Depends(is_admin)  # a closure over the settings: not an Annotated alias
+
+    def authorised(admin: bool = admin_given) -> None:
+        if not admin:
             raise HTTPException(401, "admin token required")
 
     def found(subscription_id: str) -> Subscription:
@@ -72,20 +117,25 @@ def admin_router(dispatcher: Dispatcher) -> APIRouter:
     async def ping() -> str:
         return "ok"
 
-    @router.get("/metrics")
+    @router.get("/metrics", dependencies=[Depends(authorised)])
     async def metrics() -> Response:
         return Response(
             generate_latest(dispatcher.metrics.registry), media_type=CONTENT_TYPE_LATEST
         )
 
     @router.get("/healthz")
-    async def healthz() -> dict[str, object]:
-        return {
+    async def healthz(admin: bool = admin_given) -> dict[str, object]:
+        """Totals for a liveness probe; the backlog per subscription only with the token."""
+        held = {k: e.held for k, e in dispatcher.endpoints.items()}
+        health: dict[str, object] = {
             "status": "ok",
-            "held": {k: e.held for k, e in dispatcher.endpoints.items()},
+            "held": sum(held.values()),
             "profiles_cached": dispatcher.state.profile_count(),
             "counts": dict(dispatcher.counts),
         }
+        if admin:
+            health["held_by_subscription"] = held
+        return health
 
     @admin.get("/subscriptions")
     async def list_subscriptions() -> list[dict[str, object]]:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from footfall.kafka import ensure_topics, start_producer
 from footfall.lag import LagCollector, LagMonitor
-from sinks.webhooks.admin import admin_router
+from sinks.webhooks.admin import admin_router, install_error_handlers
 from sinks.webhooks.consumers import InputReader, RetryReader, follow_profiles
 from sinks.webhooks.dispatcher import Dispatcher, crash_on_failure, utcnow
 from sinks.webhooks.metrics import DeliveryMetrics
@@ -68,4 +68,6 @@ def create_app(settings: WebhookSettings | None = None) -> FastAPI:
             await producer.stop()
             state.close()
 
-    return FastAPI(title="Footfall webhook dispatcher", lifespan=lifespan)
+    app = FastAPI(title="Footfall webhook dispatcher", lifespan=lifespan)
+    install_error_handlers(app)
+    return app

@@ -18,13 +18,12 @@ segments = ["champions"]
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
 
+import tomli_w
 from pydantic import ValidationError
 
 from schemas.webhooks import Subscription
@@ -40,26 +39,15 @@ class UnknownSubscription(KeyError):
     """No subscription with that id."""
 
 
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # JSON string escapes are valid TOML basic-string escapes
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    raise SubscriptionError(f"cannot write {value!r} to TOML")
-
-
 def to_toml(subscriptions: list[Subscription]) -> str:
-    blocks = []
-    for subscription in subscriptions:
-        lines = ["[[subscription]]"]
-        for name, value in subscription.model_dump(exclude_none=True).items():
-            lines.append(f"{name} = {toml_value(value)}")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+    """The subscriptions file. Pure.
+
+    Written by ``tomli-w``, so every string round-trips through ``tomllib``: emoji and other
+    astral characters stay UTF-8 (JSON's ``\\ud83d`` surrogate escapes are not TOML), quotes,
+    backslashes, newlines and control characters are escaped the TOML way.
+    """
+    tables = [s.model_dump(mode="json", exclude_none=True) for s in subscriptions]
+    return tomli_w.dumps({"subscription": tables})
 
 
 def from_toml(text: str) -> list[Subscription]:
@@ -101,7 +89,7 @@ class SubscriptionStore:
         if stamp is None:
             return
         try:
-            self.by_id = {s.id: s for s in from_toml(self.path.read_text())}
+            self.by_id = {s.id: s for s in from_toml(self.path.read_text(encoding="utf-8"))}
         except SubscriptionError:
             if strict:
                 raise
@@ -143,6 +131,6 @@ class SubscriptionStore:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".toml.tmp")
-        partial.write_text(to_toml(self.all()))
+        partial.write_text(to_toml(self.all()), encoding="utf-8")
         os.replace(partial, self.path)
         self.seen = self.modified()

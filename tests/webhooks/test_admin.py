@@ -75,7 +75,9 @@ def test_cli_adds_tests_lists_and_removes_a_subscription(
 
     produce(dispatcher.bootstrap, TOPICS.events, [order("mia", 1)])
     wait_for(lambda: len(receiver.hits("ok")) == 2, 30, "the order webhook")
-    metrics = httpx.get(f"{dispatcher.url}/metrics", timeout=5).text
+    metrics = httpx.get(
+        f"{dispatcher.url}/metrics", headers={"X-Admin-Token": ADMIN_TOKEN}, timeout=5
+    ).text
     assert 'footfall_webhook_attempts_total{result="delivered",subscription="crm"} 2.0' in metrics
     assert 'footfall_webhook_success_ratio{subscription="crm"} 1.0' in metrics
     assert "footfall_webhook_backlog" in metrics
