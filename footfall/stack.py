@@ -225,6 +225,7 @@ class Stack:
             "FOOTFALL_TOPIC_PREFIX": s.topic_prefix,
             "FOOTFALL_PARTITIONS": str(s.partitions),
             "FOOTFALL_BROKER_KIND": kind.value,
+            "FOOTFALL_MODE": s.mode.value,  # demo unless asked: the local stack has demo keys
             "PYTHONUNBUFFERED": "1",
         }
         if self.broker is not None:

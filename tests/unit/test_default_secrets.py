@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from footfall.config import (
     default_secrets,
     sha256_hex,
 )
-from footfall.stack import StackSettings
+from footfall.stack import Stack, StackSettings
 from sinks.settings import SinkSettings
 from sinks.webhooks.settings import WebhookSettings
 from stream_processors.settings import WorkerSettings
@@ -137,6 +138,23 @@ def test_demo_mode_is_the_default_and_accepts_the_demo_secrets(
     assert WebhookSettings().admin_token == DEFAULT_ADMIN_TOKEN
     assert CollectorSettings().sites == [DEMO_SITE]
     assert CollectorSettings(mode="demo").sites == [DEMO_SITE]
+
+
+def test_the_local_stack_runs_every_process_in_its_own_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stack's children get its mode: demo for a plain ``footfall up``."""
+    monkeypatch.delenv("FOOTFALL_MODE", raising=False)
+    modes = {
+        child.name: child.env.get("FOOTFALL_MODE")
+        for child in Stack(StackSettings(data_dir=tmp_path)).children
+    }
+    assert {modes[name] for name in ("collector", "worker", "sink", "webhooks")} == {"demo"}
+    token = secrets.token_urlsafe(32)
+    strict = Stack(StackSettings(data_dir=tmp_path, mode=PRODUCTION, admin_token=token))
+    assert {c.env.get("FOOTFALL_MODE") for c in strict.children if c.name != "broker"} == {
+        PRODUCTION
+    }
 
 
 def test_the_mode_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
