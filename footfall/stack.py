@@ -36,7 +36,7 @@ from footfall.brokers import (
     port_open,
     tansu_binary,
 )
-from footfall.config import BrokerKind, FootfallSettings
+from footfall.config import DEFAULT_ADMIN_TOKEN, BrokerKind, FootfallSettings
 
 __all__ = ["Stack", "StackError", "StackSettings", "free_port", "port_open"]
 
@@ -73,7 +73,7 @@ class StackSettings(FootfallSettings):
     external_kafka: str | None = Field(
         default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
     )
-    admin_token: str = "footfall-admin"
+    admin_token: str = DEFAULT_ADMIN_TOKEN
     start_timeout_s: float = 60.0
 
     @property

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from footfall.config import FootfallSettings
+from footfall.config import DEFAULT_ADMIN_TOKEN, FootfallSettings
 
 
 class DeliveryPolicy(BaseModel):
@@ -52,7 +52,7 @@ class DeliveryPolicy(BaseModel):
 class WebhookSettings(FootfallSettings):
     host: str = "127.0.0.1"
     port: int = 8125
-    admin_token: str = "footfall-admin"
+    admin_token: str = DEFAULT_ADMIN_TOKEN
     data_dir: Path = Path(".footfall/webhooks")
     group_id: str = "footfall-webhooks"
     session_timeout_ms: int = Field(default=10_000, ge=1000)
