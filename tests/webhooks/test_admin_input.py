@@ -14,16 +14,18 @@ from typing import Any, cast
 import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.webhooks import Subscription
-from sinks.webhooks.admin import admin_router, install_error_handlers
+from sinks.webhooks.admin import admin_router, install_error_handlers, refused_body
 from sinks.webhooks.dispatcher import Dispatcher
 from sinks.webhooks.metrics import DeliveryMetrics
 from sinks.webhooks.safety import UnsafeUrl, split_url
 from sinks.webhooks.sender import Sender
+from sinks.webhooks.service import create_app
 from sinks.webhooks.settings import DeliveryPolicy, WebhookSettings
 from sinks.webhooks.state import DispatcherState
 from sinks.webhooks.subscriptions import SubscriptionStore, from_toml, to_toml
@@ -123,6 +125,12 @@ def test_a_lone_surrogate_is_a_422_not_a_broken_file(
     assert refused.status_code == 422, refused.text
     assert "not valid Unicode" in refused.text
     assert not dispatcher.settings.subscriptions_path.exists()
+
+
+def test_the_dispatcher_app_answers_refused_bodies_in_ascii_json(tmp_path: Path) -> None:
+    """The fixture above installs the handler as ``create_app`` does; this holds it there."""
+    app = create_app(WebhookSettings(admin_token=ADMIN_TOKEN, data_dir=tmp_path))
+    assert app.exception_handlers[RequestValidationError] is refused_body
 
 
 # ------------------------------------------------------------------ endpoint URLs
