@@ -32,7 +32,7 @@ from collector.ingest import (
 )
 from collector.metrics import CollectorMetrics
 from collector.segment import segment_router
-from collector.settings import CollectorSettings, Site
+from collector.settings import CollectorSettings
 
 __all__ = ["Collector", "KafkaDown", "create_app", "gzip_body"]
 
@@ -102,20 +102,15 @@ def presented_key(request: Request, data: dict[str, Any]) -> object:
     return request.headers.get("x-footfall-key", key)
 
 
-def same_origin(origin: str, request: Request) -> bool:
-    """The collector's own pages (the demo shop) may always send events."""
-    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
-
-
-def origin_allowed(origin: str, site: Site, request: Request) -> bool:
-    return origin in site.allowed_origins or same_origin(origin, request)
-
-
 def check_origin(credentials: Credentials, request: Request) -> None:
-    """A browser on another site's origin cannot use this site's public key."""
+    """A browser on another site's origin cannot use this site's public key.
+
+    Only the site's configured origins count: the ``Host`` header is the client's to choose,
+    so "same origin as the request's host" would let any page pass by sending both. The
+    demo shop served at ``/shop`` is in the demo site's origins (see ``demo_site``)."""
     origin = request.headers.get("origin")
     site = credentials.site
-    if origin and not credentials.verified and not origin_allowed(origin, site, request):
+    if origin and not credentials.verified and origin not in site.allowed_origins:
         raise Refused(403, f"origin {origin} is not allowed for site {site.site_id}")
 
 
@@ -184,6 +179,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         the site, 413 too large, 429 rate limited and 503 Kafka unavailable (both with
         ``Retry-After``).
         """
+        collector.admit(request)
         data = await read_json(request)
         credentials = collector.authenticate(presented_key(request, data))
         check_origin(credentials, request)
@@ -193,6 +189,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     @app.post("/v1/event", openapi_extra=BODY_DOC)
     async def event(request: Request, collector: CollectorDep) -> JSONResponse:
         """Accept one event (the event object itself, with ``write_key`` or a key header)."""
+        collector.admit(request)
         data = await read_json(request)
         if len(data["batch"]) != 1:
             raise Refused(400, "send one event object; use /v1/batch for several")

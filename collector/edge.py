@@ -30,8 +30,9 @@ def cors_preflight(origin: str, allowed: bool) -> Response:
 
 
 class EdgeMiddleware:
-    """Any site's allowed origin, or the collector's own (the demo shop), gets CORS headers;
-    which site a key may be used from is checked per request by the endpoints."""
+    """Any site's configured origin gets CORS headers (the demo shop's origin is the demo
+    site's; a ``Host`` header chooses nothing); which site a key may be used from is checked
+    per request by the endpoints."""
 
     def __init__(
         self,
@@ -51,8 +52,7 @@ class EdgeMiddleware:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
-        known = origin is not None and (origin in self.origins or origin == own)
+        known = origin is not None and origin in self.origins
         if scope["method"] == "OPTIONS" and origin:
             await cors_preflight(origin, known)(scope, receive, send)
             return

@@ -1,4 +1,9 @@
-"""Enrichment at the edge: what the server adds to an event's context. Pure functions."""
+"""Enrichment at the edge: what the server adds to an event's context. Pure functions.
+
+Whether a user agent is a crawler is ``crawlerdetect``'s judgement (a maintained list of
+crawler, HTTP library and headless-browser agents), not a word list of our own; ua-parser's
+``Spider`` device counts too.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ import ipaddress
 from functools import lru_cache
 from typing import Any
 
+from crawlerdetect import CrawlerDetect  # type: ignore[import-untyped]
 from ua_parser import parse as parse_user_agent
 
 MOBILE_OS = frozenset({"iOS", "Android", "Windows Phone", "KaiOS"})
 TABLET_WORDS = ("iPad", "Tablet", "Kindle", "Nexus 7", "Nexus 9", "SM-T")
-BOT_WORDS = ("bot", "crawler", "spider", "slurp", "lighthouse", "curl/")
 
 
 def truncate_ip(ip: str | None) -> str | None:
@@ -26,6 +31,16 @@ def truncate_ip(ip: str | None) -> str | None:
     return str(network.network_address)
 
 
+@lru_cache(maxsize=1)
+def crawler_detector() -> CrawlerDetect:
+    """One detector per process: building it compiles the library's patterns."""
+    return CrawlerDetect()
+
+
+def is_crawler(user_agent: str) -> bool:
+    return bool(crawler_detector().is_crawler(user_agent))
+
+
 @lru_cache(maxsize=4096)
 def describe_device(user_agent: str | None) -> dict[str, Any]:
     """Device type, browser and OS from a user agent string (cached: agents repeat)."""
@@ -35,8 +50,7 @@ def describe_device(user_agent: str | None) -> dict[str, Any]:
     browser = parsed.user_agent.family if parsed.user_agent else None
     os_name = parsed.os.family if parsed.os else None
     device = parsed.device.family if parsed.device else None
-    lowered = user_agent.lower()
-    is_bot = device == "Spider" or any(word in lowered for word in BOT_WORDS)
+    is_bot = device == "Spider" or is_crawler(user_agent)
     if is_bot:
         kind = "bot"
     elif any(word in user_agent for word in TABLET_WORDS):

@@ -1,7 +1,9 @@
-"""Abuse limits: per-key and per-IP rate limits, and the overflow rule for hot keys.
+"""Abuse limits: per-IP and per-key rate limits, and the overflow rule for hot keys.
 
-Counters live in process memory (``limits`` with its memory storage): with N uvicorn
-workers each worker counts on its own, so the effective limit is N times the setting.
+The per-IP limit is counted before the key is even looked at, so requests with a bad or
+missing key are limited too (key guessing costs the guesser its budget). Counters live in
+process memory (``limits`` with its memory storage): with N uvicorn workers each worker
+counts on its own, so the effective limit is N times the setting.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
@@ -31,12 +34,23 @@ def is_placeholder(anonymous_id: str, placeholders: frozenset[str]) -> bool:
     return anonymous_id.strip().lower() in placeholders
 
 
-def overflow_reason(event: Envelope, placeholders: frozenset[str], flooding: bool) -> str | None:
-    """Why an event must go to the overflow topic instead of the main one, if it must."""
-    if event.context.device is not None and event.context.device.is_bot:
+Diversion = Literal["bot", "flood", "placeholder"]
+DIVERSIONS: tuple[Diversion, ...] = ("bot", "flood", "placeholder")
+
+
+def overflow_reason(
+    event: Envelope, placeholders: frozenset[str], flooding: bool, verified: bool
+) -> Diversion | None:
+    """Why an event must go to the overflow topic instead of the main one, if it must.
+
+    A crawler's user agent diverts only browser (write-key) events: an event sent with the
+    secret key comes from the shop's own backend, whose agent (``curl/…``, ``Java/…``,
+    ``python-requests/…``) every crawler list names, and its orders must build profiles."""
+    device = event.context.device
+    if not verified and device is not None and device.is_bot:
         return "bot"
     if is_placeholder(event.anonymous_id, placeholders):
-        return "placeholder_id"
+        return "placeholder"
     if flooding:
         return "flood"
     return None
@@ -58,12 +72,17 @@ class AbuseGuard:
         reset = self._limiter.get_window_stats(item, *ids).reset_time
         return max(1, math.ceil(reset - time.time()))
 
-    def check(self, key_hash: str, client_ip: str | None) -> Throttled | None:
-        """Count one request; a :class:`Throttled` when the key or the IP is over its limit."""
-        if not self._limiter.hit(self._per_key, "key", key_hash):
-            return Throttled("key", self._retry_after(self._per_key, "key", key_hash))
+    def check_ip(self, client_ip: str | None) -> Throttled | None:
+        """Count one request of an address, before authentication; a :class:`Throttled`
+        when the address is over its limit."""
         if client_ip and not self._limiter.hit(self._per_ip, "ip", client_ip):
             return Throttled("ip", self._retry_after(self._per_ip, "ip", client_ip))
+        return None
+
+    def check_key(self, key_hash: str) -> Throttled | None:
+        """Count one request of an authenticated key; :class:`Throttled` when over."""
+        if not self._limiter.hit(self._per_key, "key", key_hash):
+            return Throttled("key", self._retry_after(self._per_key, "key", key_hash))
         return None
 
     def flooding(self, site_id: str, anonymous_ids: list[str]) -> list[bool]:

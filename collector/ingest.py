@@ -28,8 +28,9 @@ from collector.batch import (
 )
 from collector.enrich import server_context
 from collector.geo import CountryLookup, load_country_lookup
-from collector.guard import AbuseGuard, overflow_reason
+from collector.guard import DIVERSIONS, AbuseGuard, Diversion, Throttled, overflow_reason
 from collector.metrics import CollectorMetrics, reason_kind
+from collector.proxy import TrustedProxies
 from collector.settings import CollectorSettings, Site, hash_key
 from footfall.kafka import BrokerUnavailable, ensure_topics, start_producer
 from schemas.events import EVENT_MODELS, Envelope, Event
@@ -69,11 +70,13 @@ class Collector:
     keys: dict[str, tuple[Site, bool]] = field(default_factory=dict)
     guard: AbuseGuard | None = None
     countries: CountryLookup | None = None
+    proxies: TrustedProxies = field(default_factory=TrustedProxies)
     connect_task: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.recent = RecentIds(self.settings.dedup_window)
         self.guard = AbuseGuard(self.settings)
+        self.proxies = TrustedProxies.of(self.settings.trusted_proxies)
         for site in self.settings.sites:
             self.keys[site.write_key_sha256] = (site, False)
             self.keys[site.secret_key_sha256] = (site, True)
@@ -83,6 +86,25 @@ class Collector:
     @property
     def ready(self) -> bool:
         return self.producer is not None
+
+    def client_ip(self, request: Request) -> str | None:
+        """The client's address (``X-Forwarded-For`` only from a trusted proxy)."""
+        peer = request.client.host if request.client else None
+        return self.proxies.client_ip(peer, request.headers.getlist("x-forwarded-for"))
+
+    def admit(self, request: Request) -> None:
+        """The per-IP limit, first thing on every ingestion request, whatever its key."""
+        assert self.guard is not None
+        self.refuse_if(self.guard.check_ip(self.client_ip(request)))
+
+    def refuse_if(self, throttled: Throttled | None) -> None:
+        if throttled is not None:
+            self.metrics.throttled.labels(throttled.scope).inc()
+            raise Refused(
+                429,
+                f"rate limit per {throttled.scope} exceeded",
+                {"Retry-After": str(throttled.retry_after_s)},
+            )
 
     def authenticate(self, key: object) -> Credentials:
         if not isinstance(key, str) or not key:
@@ -163,10 +185,6 @@ def dedup_key(event: Envelope) -> str:
     return f"{event.site_id}:{event.event_id}"
 
 
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 async def ingest(
     collector: Collector,
     request: Request,
@@ -174,19 +192,16 @@ async def ingest(
     raw_events: list[Any],
     sent_at: datetime | None,
 ) -> dict[str, Any]:
-    """Validate, enrich, route and produce a request's events; the response body."""
+    """Validate, enrich, route and produce a request's events; the response body.
+
+    ``accepted`` counts every event Kafka acknowledged, the diverted ones included (they are
+    stored, in the overflow topic); ``diverted`` says how many of them went there and why.
+    The per-IP limit was counted by :meth:`Collector.admit` before authentication."""
     settings = collector.settings
     guard = collector.guard
     assert guard is not None
-    ip = client_ip(request)
-    throttled = guard.check(credentials.key_hash, ip)
-    if throttled is not None:
-        collector.metrics.throttled.labels(throttled.scope).inc()
-        raise Refused(
-            429,
-            f"rate limit per {throttled.scope} exceeded",
-            {"Retry-After": str(throttled.retry_after_s)},
-        )
+    ip = collector.client_ip(request)
+    collector.refuse_if(guard.check_key(credentials.key_hash))
     if len(raw_events) > settings.max_batch_events:
         raise Refused(413, f"more than {settings.max_batch_events} events in one batch")
     site = credentials.site
@@ -212,14 +227,17 @@ async def ingest(
     topics = settings.topics
     records: list[tuple[str, bytes, bytes | None]] = []
     routed: list[tuple[str, str]] = []
+    diverted: dict[Diversion, int] = dict.fromkeys(DIVERSIONS, 0)
     flooding = guard.flooding(site.site_id, [event.anonymous_id for event, _ in fresh])
     for (event, encoded), flood in zip(fresh, flooding, strict=True):
-        if overflow_reason(event, guard.placeholders, flood) is None:
+        reason = overflow_reason(event, guard.placeholders, flood, credentials.verified)
+        if reason is None:
             records.append((topics.events, encoded, kafka_key(event)))
             routed.append((event.type, topics.events))
         else:
             records.append((topics.overflow, encoded, event.event_id.bytes))
             routed.append((event.type, topics.overflow))
+            diverted[reason] += 1
     records += [
         (topics.dlq, dlq_record(r, site.site_id, received_at), None) for r in result.rejected
     ]
@@ -239,8 +257,12 @@ async def ingest(
         label = raw_type if isinstance(raw_type, str) and raw_type in EVENT_MODELS else "unknown"
         metrics.rejected.labels(reason_kind(rejection.reason), label).inc()
     metrics.duplicates.inc(len(result.accepted) - len(fresh))
+    for reason, count in diverted.items():
+        if count:
+            metrics.diverted.labels(reason).inc(count)
     return {
         "accepted": len(result.accepted),
         "duplicates": len(result.accepted) - len(fresh),
+        "diverted": diverted,
         "rejected": [r.as_response() for r in result.rejected],
     }

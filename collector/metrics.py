@@ -42,6 +42,12 @@ class CollectorMetrics:
         self.duplicates = Counter(
             "footfall_collector_events_duplicate", "Events dropped as recent duplicates", registry=r
         )
+        self.diverted = Counter(
+            "footfall_collector_events_diverted",
+            "Events acknowledged into the overflow topic, by reason (bot, flood, placeholder)",
+            ["reason"],
+            registry=r,
+        )
         self.produce_seconds = Histogram(
             "footfall_collector_produce_seconds",
             "Time until Kafka acknowledged a request's records",

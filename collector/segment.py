@@ -254,11 +254,12 @@ def segment_router(settings: CollectorSettings) -> APIRouter:
     router = APIRouter(tags=["segment"])
 
     async def receive(request: Request, single: str | None) -> JSONResponse:
+        collector = get_collector(request)
+        collector.admit(request)
         try:
             data = read_body(await read_request_body(request, settings))
         except BodyError as exc:
             raise Refused(400, str(exc)) from None
-        collector = get_collector(request)
         credentials = collector.authenticate(basic_auth_user(request) or data.get("writeKey"))
         check_origin(credentials, request)
         messages = data["batch"]

@@ -9,10 +9,11 @@ accepted for convenience and hashed as soon as it is read, never kept.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from footfall.config import FootfallSettings
 
@@ -42,14 +43,20 @@ class Site(BaseModel):
         return data
 
 
-DEMO_SITE = Site.model_validate(
-    {
-        "site_id": "demo",
-        "write_key": "demo-write-key",
-        "secret_key": "demo-secret-key",
-        "allowed_origins": ["http://127.0.0.1:8000", "http://localhost:8000"],
-    }
-)
+def demo_site(port: int) -> Site:
+    """The demo shop's site; its origins are the collector's own address (the shop is served
+    at ``/shop``), from the configured port, never from a client's ``Host`` header."""
+    return Site.model_validate(
+        {
+            "site_id": "demo",
+            "write_key": "demo-write-key",
+            "secret_key": "demo-secret-key",
+            "allowed_origins": [f"http://127.0.0.1:{port}", f"http://localhost:{port}"],
+        }
+    )
+
+
+DEMO_SITE = demo_site(8000)
 
 
 class CollectorSettings(FootfallSettings):
@@ -94,3 +101,21 @@ class CollectorSettings(FootfallSettings):
         default=None,
         description="CSV of IP ranges (start_ip,end_ip,country) for the country lookup.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDRs of the reverse proxies whose X-Forwarded-For is "
+        "believed; from any other peer the peer address is the client IP.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # a ValueError names the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def demo_site_at_own_port(self) -> Self:
+        if "sites" not in self.model_fields_set:
+            self.sites = [demo_site(self.port)]
+        return self
