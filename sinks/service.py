@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from footfall.lag import LagCollector, LagMonitor
 from sinks.clickhouse import Store, open_when_available
-from sinks.engine import open_store
+from sinks.engine import open_store, reads_of
 from sinks.migrate import apply_events_ttl, migrate_up
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
@@ -82,7 +82,12 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Footfall ClickHouse sink", lifespan=lifespan)
     app.state.sink = state
-    app.include_router(query_router(settings, lambda: state.client))
+
+    def reads() -> Store | None:
+        """The SQL endpoint reads beside the writer, never queued behind its inserts."""
+        return None if state.client is None else reads_of(state.client)
+
+    app.include_router(query_router(settings, reads))
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:

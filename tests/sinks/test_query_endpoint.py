@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import clickhouse_connect
 import pytest
@@ -20,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from footfall.stack import free_port, port_open
+from sinks.engine import EngineClient, reads_of
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
 
@@ -135,3 +137,27 @@ def test_the_database_parameter_names_the_store_and_nothing_else(endpoint: str) 
     assert "'default'" in body
     headers = {"X-ClickHouse-Key": TOKEN, "X-ClickHouse-Database": "default"}
     assert http(f"{endpoint}/", b"SELECT sum(n) FROM endpoint_probe", headers) == (200, "45\n")
+
+
+@pytest.mark.timeout(90)
+def test_a_long_read_does_not_hold_up_the_sinks_inserts(tmp_path: Path) -> None:
+    """The endpoint's reads run on the engine's read channel, beside the sink's inserts."""
+    engine = EngineClient(f"chdb://{tmp_path / 'store'}")
+    try:
+        engine.command("CREATE TABLE t (n UInt64) ENGINE = MergeTree ORDER BY n")
+        slow = (
+            "SELECT count() FROM numbers(1e12) WHERE NOT ignore(sipHash64(number)) "
+            "SETTINGS max_execution_time = 5, timeout_overflow_mode = 'break'"
+        )
+        read = threading.Thread(target=reads_of(engine).raw_query, args=(slow,))
+        read.start()
+        time.sleep(1)
+        started = time.monotonic()
+        engine.command("INSERT INTO t SELECT number FROM numbers(100)")
+        delay = time.monotonic() - started
+        assert read.is_alive()  # the insert finished while the read still ran
+        read.join()
+        assert delay < 2.0
+        assert engine.query("SELECT count() FROM t").result_rows == [(100,)]
+    finally:
+        engine.close()
