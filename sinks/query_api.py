@@ -20,15 +20,18 @@ from sinks.settings import SinkSettings
 from sinks.sql_guard import (
     Limits,
     QueryRefused,
+    SiteScope,
     check_canonical,
     check_tree,
     chosen_format,
     chosen_settings,
     precheck,
     statement,
+    tables_read,
 )
 
 FORMAT_QUERY = "SELECT formatQuery({q:String})"
+ADMIN = "\0admin"  # not a site id: site ids come from the settings' site_tokens values
 
 
 def limits_of(settings: SinkSettings) -> Limits:
@@ -48,6 +51,7 @@ def checked_statement(
     default_format: str | None,
     user_settings: dict[str, str],
     limits: Limits,
+    site: str | None = None,
 ) -> str:
     """The statement to run for ``sql``, judged on the engine's own parse (see sql_guard).
 
@@ -58,8 +62,36 @@ def checked_statement(
     canonical = str(client.query(FORMAT_QUERY, parameters={"q": sql}).result_rows[0][0])
     body, named_format = check_canonical(canonical)
     tree = client.query(f"EXPLAIN AST {body}", parameters=parameters or None)
-    check_tree("\n".join(str(row[0]) for row in tree.result_rows))
-    return statement(body, named_format or default_format or "TabSeparated", limits, user_settings)
+    ast_text = "\n".join(str(row[0]) for row in tree.result_rows)
+    check_tree(ast_text)
+    scope = None
+    if site is not None:
+        scope = site_scope(client, site)
+        scope.check(tables_read(ast_text))
+    fmt = named_format or default_format or "TabSeparated"
+    return statement(body, fmt, limits, user_settings, scope)
+
+
+SCOPE_QUERY = """
+SELECT t.database || '.' || t.name AS qualified,
+       t.database = currentDatabase() AND t.engine NOT IN ('View', 'MaterializedView')
+         AND countIf(c.name = 'site_id') > 0 AS readable
+FROM system.tables AS t
+LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name
+GROUP BY t.database, t.name, t.engine
+"""
+
+
+def site_scope(client: Store, site: str) -> SiteScope:
+    """The tables a site's token may read, as the store holds them now."""
+    rows = client.query(SCOPE_QUERY).result_rows
+    database = str(client.command("SELECT currentDatabase()"))
+    return SiteScope(
+        site=site,
+        database=database,
+        readable=frozenset(str(name) for name, readable in rows if readable),
+        tables=frozenset(str(name) for name, _ in rows),
+    )
 
 
 def refused(exc: QueryRefused) -> Response:
@@ -96,9 +128,17 @@ def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> A
     router = APIRouter()
     limits = limits_of(settings)
 
-    def authorized(request: Request) -> bool:
+    def access(request: Request) -> str | None:
+        """Who asks: ``ADMIN``, a site id (a site's token), or None (no valid token)."""
         _, key = credentials(request)
-        return key is not None and secrets.compare_digest(key, settings.admin_token)
+        if key is None:
+            return None
+        if secrets.compare_digest(key, settings.admin_token):
+            return ADMIN
+        for token, site in settings.site_tokens.items():
+            if secrets.compare_digest(key, token):
+                return site
+        return None
 
     @router.get("/ping", response_class=PlainTextResponse)
     async def ping() -> str:
@@ -106,9 +146,10 @@ def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> A
 
     @router.api_route("/", methods=["GET", "POST"])
     async def query(request: Request) -> Response:
-        if not authorized(request):
+        who = access(request)
+        if who is None:
             return PlainTextResponse(
-                "Code: 516. Authentication failed: wrong admin token.\n", status_code=401
+                "Code: 516. Authentication failed: wrong token.\n", status_code=401
             )
         sql = request.query_params.get("query", "")
         if request.method == "POST":
@@ -142,7 +183,14 @@ def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> A
                 return PlainTextResponse(f"Code: 81. {refusal} (UNKNOWN_DATABASE)\n", 404)
         try:
             safe = await asyncio.to_thread(
-                checked_statement, client, sql, parameters, default_format, user_settings, limits
+                checked_statement,
+                client,
+                sql,
+                parameters,
+                default_format,
+                user_settings,
+                limits,
+                None if who == ADMIN else who,
             )
             result: bytes = await asyncio.to_thread(
                 client.raw_query, safe, parameters=parameters or None

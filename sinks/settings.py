@@ -29,6 +29,11 @@ class SinkSettings(FootfallSettings):
     admin_token: str = Field(
         default="footfall-admin", description="Password for the read-only SQL endpoint."
     )
+    site_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="SQL endpoint tokens of sites' analysts, token -> site id: such a token "
+        "reads only its site's rows, of the tables that carry site_id.",
+    )
     query_timeout_s: int = Field(default=30, ge=1)
     query_max_result_rows: int = Field(default=1_000_000, ge=1)
     query_max_result_bytes: int = Field(

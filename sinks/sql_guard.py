@@ -94,6 +94,8 @@ DENIED_FUNCTIONS = frozenset(
         "deltaLake",
         "hudi",
         "dictionary",
+        "joinGet",
+        "joinGetOrNull",
         "merge",
         "loop",
         "view",
@@ -145,6 +147,7 @@ FIXED_SETTINGS = frozenset(
         "max_parser_depth",
         "allow_ddl",
         "allow_introspection_functions",
+        "additional_table_filters",
     }
 )
 SETTING_VALUE = re.compile(r"^[\w.+:/-]{1,64}$")
@@ -320,8 +323,51 @@ def check_node(node: Node, parent: Node | None, *, root: bool) -> None:
             )
 
 
-def statement(body: str, fmt: str, limits: Limits, user_settings: Mapping[str, str]) -> str:
+def tables_read(ast_text: str) -> list[str]:
+    """The table names the tree reads (CTE names included: they are checked as non-tables)."""
+    return [node.name for node in parse_tree(ast_text) if node.kind == "TableIdentifier"]
+
+
+def quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
+class SiteScope:
+    """What a site's token may read: its rows of the store's tables that carry ``site_id``.
+
+    ``readable`` holds those tables as ``database.table``; ``tables`` every real table.
+    """
+
+    site: str
+    database: str
+    readable: frozenset[str]
+    tables: frozenset[str]
+
+    def check(self, names: list[str]) -> None:
+        """Refuse another database's tables (system's too) and tables without site_id."""
+        for name in names:
+            qualified = name if "." in name else f"{self.database}.{name}"
+            elsewhere = not qualified.startswith(f"{self.database}.")
+            if elsewhere or (qualified in self.tables and qualified not in self.readable):
+                raise QueryRefused(f"a site's token does not read {name}")
+
+    def filters(self) -> dict[str, str]:
+        """``additional_table_filters``: every readable table seen through ``site_id = site``."""
+        condition = f"site_id = {quoted(self.site)}"
+        tables = sorted(self.readable)
+        pairs = ", ".join(f"{quoted(table)}: {quoted(condition)}" for table in tables)
+        return {"additional_table_filters": "{" + pairs + "}"}
+
+
+def statement(
+    body: str,
+    fmt: str,
+    limits: Limits,
+    user_settings: Mapping[str, str],
+    scope: SiteScope | None = None,
+) -> str:
     """The text to run: the checked canonical body, then the limits, then the format."""
-    applied = {**user_settings, **limits.settings()}
+    applied = {**user_settings, **limits.settings(), **(scope.filters() if scope else {})}
     clause = ", ".join(f"{name} = {value}" for name, value in applied.items())
     return f"{body}\nSETTINGS {clause}\nFORMAT {fmt}"

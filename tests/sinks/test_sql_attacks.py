@@ -38,9 +38,9 @@ class Target:
     outfile: Path
     receiver: socket.socket
 
-    def post(self, sql: str, **params: str) -> tuple[int, str]:
+    def post(self, sql: str, token: str = TOKEN, **params: str) -> tuple[int, str]:
         response = self.http.post(
-            "/", params=params, content=sql.encode(), headers={"X-ClickHouse-Key": TOKEN}
+            "/", params=params, content=sql.encode(), headers={"X-ClickHouse-Key": token}
         )
         return response.status_code, response.text
 
@@ -72,10 +72,15 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         query_max_result_rows=10_000,
         query_max_result_bytes=1_000_000,
         query_max_bytes=64 * 1024,
+        site_tokens={"token-of-a": "a", "token-of-b": "b"},
     )
     with scratch_database("attack_test") as store:
         store.command("CREATE TABLE attack_probe (n UInt32) ENGINE = MergeTree ORDER BY n")
         store.command("INSERT INTO attack_probe SELECT number FROM numbers(10)")
+        store.command(
+            "INSERT INTO events (site_id, event_id, type) SELECT ['a', 'b', 'b'][number + 1], "
+            "generateUUIDv4(number), 'page_view' FROM numbers(3)"
+        )
         app = FastAPI()
         app.include_router(query_router(settings, lambda: store))
         with TestClient(app) as http:
@@ -286,6 +291,38 @@ def test_every_cookbook_recipe_runs_through_the_endpoint(target: Target) -> None
         params = {f"param_{k}": v for k, v in chosen.arguments(given).items()}
         status, text = target.post(chosen.sql, default_format="JSONEachRow", **params)
         assert status == 200, (name, text[:300])
+
+
+def test_a_sites_token_reads_only_that_sites_rows(target: Target) -> None:
+    a = "token-of-a"
+    for sql in (
+        "SELECT groupUniqArray(site_id) FROM events",
+        "SELECT groupUniqArray(site_id) FROM attack_test.events",
+        "SELECT groupUniqArray(site_id) FROM (SELECT * FROM events)",
+        "WITH e AS (SELECT site_id FROM events) SELECT groupUniqArray(site_id) FROM e",
+        "SELECT groupUniqArray(e.site_id) FROM numbers(1) AS n JOIN events AS e ON 1",
+        "SELECT (SELECT groupUniqArray(site_id) FROM events)",
+        "SELECT groupUniqArray(site_id) FROM events WHERE site_id IN ('a', 'b') OR 1",
+    ):
+        assert target.post(sql, token=a) == (200, "['a']\n"), sql
+    assert target.post("SELECT count() FROM events", token="token-of-b") == (200, "2\n")
+    assert target.post("SELECT count() FROM events") == (200, "3\n")  # the admin token
+    assert target.post("SELECT 1 IN (SELECT 1 FROM events WHERE site_id = 'b')", token=a) == (
+        200,
+        "0\n",
+    )
+    for sql in (
+        "SELECT * FROM system.tables",
+        "SELECT * FROM system.query_log",
+        "SELECT * FROM attack_probe",  # no site_id column
+        "SELECT * FROM daily_funnel_mv",
+        "SELECT count() FROM events SETTINGS additional_table_filters = {}",
+    ):
+        status, text = target.post(sql, token=a)
+        assert status == 403, (sql, status, text)
+    status, _ = target.post("SELECT count() FROM events", token=a, additional_table_filters="{}")
+    assert status == 403
+    assert target.post("SELECT 1", token="token-of-c")[0] == 401
 
 
 def sample(kind: str) -> str:
