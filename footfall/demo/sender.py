@@ -12,6 +12,10 @@ import httpx
 
 from footfall.demo.simulator import batches
 
+# The simulated storefront traffic comes from browsers; httpx's own agent is on every crawler
+# list, so the collector would divert the write-key (browser) events as a bot's.
+BROWSER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0"
+
 
 class SendError(RuntimeError):
     """The collector refused a batch in a way that retrying cannot fix."""
@@ -76,6 +80,6 @@ async def send_all(
             await send_batch(client, url, key, chunk, report)
             on_progress(len(chunk))
 
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers={"User-Agent": BROWSER_AGENT}) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return report

@@ -26,6 +26,11 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Headless Chromium says "HeadlessChrome" in its agent, which the collector treats as a
+    # bot's (its write-key events are diverted); a shopper's Chromium says "Chrome". A flag,
+    # not a context option, so that beacons sent while a page unloads carry it too.
+    "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/130.0.0.0 Safari/537.36",
 ]
 
 

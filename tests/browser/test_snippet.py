@@ -57,10 +57,14 @@ def test_page_views_carry_ids_session_and_first_touch_utm(page: Any, stack: Stac
     page.evaluate("footfall.identify('cust-42', {email: 'a@example.com'})")
     page.evaluate("footfall.flush()")
 
-    events = wait_for_events(stack, of(browser_id), count=4)
+    # At least once: a retry the collector could not tell from a first try (both in flight
+    # at once on a busy machine) is the same event again, the same id and body.
+    sent = wait_for_events(stack, of(browser_id), count=4)
+    events = list({e["event_id"]: e for e in sent}.values())
+    assert all(e == next(d for d in events if d["event_id"] == e["event_id"]) for e in sent)
     kinds = [e["type"] for e in events]
     assert {"page_view", "product_view", "cart_add", "identify"} <= set(kinds)
-    assert len({e["event_id"] for e in events}) == len(events)
+    assert len(kinds) == len(set(kinds))  # one event id per call
     assert len({e["session_id"] for e in events}) == 1
     assert all(e["site_id"] == "demo" for e in events)
     for event in events:

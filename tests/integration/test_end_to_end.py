@@ -127,7 +127,7 @@ def test_bots_and_placeholder_ids_are_stored_apart_and_build_no_profile(
     human = {"write_key": "demo-secret-key", "batch": [good, placeholder]}
     assert httpx.post(url, json=human, timeout=10).json()["accepted"] == 2
     bot = {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}
-    body = {"write_key": "demo-secret-key", "batch": [crawled]}
+    body = {"write_key": "demo-write-key", "batch": [crawled]}  # a browser key: bots diverted
     assert httpx.post(url, json=body, headers=bot, timeout=10).json()["accepted"] == 1
     wait_until_queryable(sql, 1, timeout=60)
     for _ in range(120):

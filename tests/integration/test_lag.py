@@ -107,7 +107,7 @@ def send(stack: Stack, count: int, prefix: str) -> None:
     answer = httpx.post(
         f"{stack.settings.collector_url}/v1/batch",
         json={"batch": batch},
-        headers={"Authorization": "Bearer demo-write-key"},
+        headers={"Authorization": "Bearer demo-secret-key"},  # httpx's agent is a bot's
         timeout=10,
     )
     assert answer.json()["accepted"] == count
