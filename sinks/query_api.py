@@ -94,6 +94,18 @@ def site_scope(client: Store, site: str) -> SiteScope:
     )
 
 
+async def body_text(request: Request, limit: int) -> str:
+    """The request body as text, read no further than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise QueryRefused(f"the query is longer than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
 def refused(exc: QueryRefused) -> Response:
     return PlainTextResponse(f"Code: 164. {exc} (READONLY)\n", status_code=403)
 
@@ -153,7 +165,10 @@ def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> A
             )
         sql = request.query_params.get("query", "")
         if request.method == "POST":
-            body = (await request.body()).decode(errors="replace")
+            try:
+                body = await body_text(request, limits.max_query_bytes)
+            except QueryRefused as exc:
+                return PlainTextResponse(f"Code: 164. {exc} (READONLY)\n", status_code=413)
             sql = f"{sql} {body}" if sql else body
         parameters = {
             key.removeprefix("param_"): value

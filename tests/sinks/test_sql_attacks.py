@@ -201,6 +201,7 @@ def attacks(target: Target) -> dict[str, list[tuple[str, dict[str, str]]]]:
         "limits": [
             ("SELECT " + "(" * 3000 + "1" + ")" * 3000, none),
             ("SELECT " + " + ".join(["1"] * 20_000), none),
+            ("SELECT '" + "x" * 10_000_000 + "'", none),
             ("SELECT number FROM numbers(1000000)", none),
             ("SELECT repeat(toString(number), 100000) FROM numbers(100)", none),
             ("SELECT length(groupArray(number)) FROM numbers(1e9)", none),
