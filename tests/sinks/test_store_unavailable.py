@@ -54,7 +54,11 @@ async def produce(stack: Stack, batch: list[dict[str, Any]]) -> None:
 
 
 def health(stack: Stack) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(f"{stack.settings.sink_url}/healthz", timeout=5).json()
+    """The sink's health; a refused connection (the machine busy) reads as not answering."""
+    try:
+        body: dict[str, Any] = httpx.get(f"{stack.settings.sink_url}/healthz", timeout=5).json()
+    except httpx.TransportError as exc:
+        return {"status": f"not answering: {exc}"}
     return body
 
 
