@@ -31,6 +31,7 @@ from collector.ingest import (
     read_request_body,
 )
 from collector.metrics import CollectorMetrics
+from collector.openapi import RESPONSES, body_doc, with_event_schemas
 from collector.segment import segment_router
 from collector.settings import CollectorSettings
 
@@ -50,29 +51,6 @@ MEASURED_PATHS = frozenset(
         "/segment/v1/alias",
     }
 )
-BATCH_EXAMPLE = {
-    "write_key": "demo-write-key",
-    "sent_at": "2026-01-01T12:00:00Z",
-    "batch": [
-        {
-            "event_id": "0b5e8a4c-2d55-4c3a-9d7e-1f1b8c2f9a10",
-            "type": "page_view",
-            "anonymous_id": "a-1",
-            "occurred_at": "2026-01-01T11:59:59Z",
-            "context": {"url": "https://shop.example/"},
-            "properties": {},
-        }
-    ],
-}
-BODY_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object"}, "example": BATCH_EXAMPLE},
-            "text/plain": {"schema": {"type": "string"}},
-        },
-    }
-}
 
 
 def report_failure(task: asyncio.Task[None]) -> None:
@@ -170,7 +148,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         except BodyError as exc:
             raise Refused(400, str(exc)) from None
 
-    @app.post("/v1/batch", openapi_extra=BODY_DOC)
+    @app.post("/v1/batch", openapi_extra=body_doc("Batch"), responses=RESPONSES)
     async def batch(request: Request, collector: CollectorDep) -> JSONResponse:
         """Accept a batch ``{"write_key", "sent_at", "batch": [...]}``.
 
@@ -186,7 +164,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         sent_at = client_sent_at(data.get("sent_at"))
         return JSONResponse(await ingest(collector, request, credentials, data["batch"], sent_at))
 
-    @app.post("/v1/event", openapi_extra=BODY_DOC)
+    @app.post("/v1/event", openapi_extra=body_doc("Event"), responses=RESPONSES)
     async def event(request: Request, collector: CollectorDep) -> JSONResponse:
         """Accept one event (the event object itself, with ``write_key`` or a key header)."""
         collector.admit(request)
@@ -214,6 +192,9 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
             media_type="application/javascript",
             headers={"Cache-Control": "public, max-age=300"},
         )
+
+    generated = app.openapi
+    app.openapi = lambda: with_event_schemas(generated())  # type: ignore[method-assign]
 
     shop = STATIC_DIR / "shop"
     if shop.is_dir():

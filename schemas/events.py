@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -32,7 +33,16 @@ from schemas.limits import (
 SCHEMA_VERSION = 1
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+MONEY_JSON_SCHEMA = {
+    "description": "At most 10 digits before the point and 4 after; a number or its text.",
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 9_999_999_999.9999, "multipleOf": 0.0001},
+        {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,4})?$"},
+    ],
+}
+Money = Annotated[
+    Decimal, Field(ge=0, max_digits=14, decimal_places=4), WithJsonSchema(MONEY_JSON_SCHEMA)
+]
 ShortText = Annotated[str, Field(max_length=256)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128)]
 

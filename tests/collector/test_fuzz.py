@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import (
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from schemathesis.schemas import BaseSchema
 
-from footfall.brokers import start_broker
-from tests.collector.conftest import collector_settings
+from collector.app import create_app
+from tests.collector.conftest import (
+    KafkaSpace,
+    Uvicorn,
+    collector_settings,
+    shared_space,
+    wait_ready,
+)
 from tests.collector.events import page_view
-from tests.conftest import TEST_BROKER
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -73,16 +87,16 @@ headers = st.fixed_dictionaries(
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    broker = start_broker(TEST_BROKER, tmp_path_factory.mktemp("fuzz"))
-    app_settings = collector_settings(broker.bootstrap, rate_limit_per_key="1000000/second")
-    from collector.app import create_app
-    from tests.collector.conftest import wait_ready
+def broker() -> KafkaSpace:
+    return shared_space()
 
+
+@pytest.fixture(scope="module")
+def client(broker: KafkaSpace) -> Iterator[TestClient]:
+    app_settings = collector_settings(broker, rate_limit_per_key="1000000/second")
     with TestClient(create_app(app_settings), raise_server_exceptions=False) as running:
         wait_ready(running)
         yield running
-    broker.kill()
 
 
 def check(answer: Any) -> None:
@@ -115,3 +129,84 @@ def test_corrupt_gzip_and_oversized_bodies_are_refused(client: TestClient, garba
 def test_a_valid_event_still_gets_through_after_the_fuzzing(client: TestClient) -> None:
     answer = client.post("/v1/batch", json={"write_key": "a-write", "batch": [page_view()]})
     assert answer.json()["accepted"] == 1
+
+
+# ------------------------------------------------- schemathesis, from the OpenAPI document
+
+BEYOND_SCHEMA_REASONS = re.compile(
+    r"occurred_at|sent_at|unknown fields|nested deeper|bytes as JSON|not a JSON value|64-bit"
+)
+"""The per-event checks the document states in words because JSON Schema cannot express
+them (``collector.openapi.BEYOND_SCHEMA``): times, extra fields, depth, size."""
+
+
+@pytest.fixture(scope="module")
+def served(broker: KafkaSpace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Uvicorn]:
+    """The collector under uvicorn, as deployed (a child process, stopped by its PID)."""
+    app_settings = collector_settings(broker)
+    log = tmp_path_factory.mktemp("served") / "collector.log"
+    server = Uvicorn(app_settings, log, {"FOOTFALL_RATE_LIMIT_PER_KEY": "1000000/second"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def collector_api(served: Uvicorn) -> BaseSchema:
+    return schemathesis.openapi.from_url(f"{served.url}/openapi.json")
+
+
+@pytest.fixture(scope="module")
+def native_cases(collector_api: BaseSchema) -> st.SearchStrategy[Case]:
+    return operations(collector_api, r"^/v1/(batch|event)$")
+
+
+@pytest.fixture(scope="module")
+def any_cases(collector_api: BaseSchema) -> st.SearchStrategy[Case]:
+    return operations(collector_api)
+
+
+def operations(api: BaseSchema, path_regex: str | None = None) -> st.SearchStrategy[Case]:
+    """Cases of every documented operation (or those whose path matches), positive and
+    negative, drawn with schemathesis' strategies inside an ordinary hypothesis test."""
+    chosen = api.include(path_regex=path_regex) if path_regex else api
+    return st.one_of(
+        [
+            result.ok().as_strategy(generation_mode=mode)
+            for result in chosen.get_all_operations()
+            for mode in GenerationMode
+        ]
+    )
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_documented_bodies_are_answered_as_documented(
+    native_cases: st.SearchStrategy[Case], served: Uvicorn, data: st.DataObject
+) -> None:
+    """Events drawn from the document's own schemas: the answer always matches the document
+    (never a 5xx), and an event the schema allows is refused only for a stated reason."""
+    case = data.draw(native_cases)
+    response = case.call(base_url=served.url, headers={"X-Footfall-Key": "a-secret"})
+    case.validate_response(
+        response,
+        checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
+    )
+    if response.status_code == 200 and is_positive(case):
+        for rejection in response.json()["rejected"]:
+            assert BEYOND_SCHEMA_REASONS.search(rejection["reason"]), rejection
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_no_operation_answers_a_server_error(
+    any_cases: st.SearchStrategy[Case], served: Uvicorn, data: st.DataObject
+) -> None:
+    """Every documented operation, the Segment-compatible ones included, with drawn and
+    deliberately wrong inputs."""
+    case = data.draw(any_cases)
+    case.validate_response(case.call(base_url=served.url), checks=[not_a_server_error])
+
+
+def is_positive(case: Case) -> bool:
+    """Whether schemathesis meant the case to conform to the schema."""
+    return bool(case.meta and case.meta.generation.mode.is_positive)
