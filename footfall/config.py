@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
@@ -135,10 +135,13 @@ def default_secrets(values: dict[str, object], prefix: str = "FOOTFALL_") -> lis
     return found
 
 
+DEFAULT_TOPIC_PREFIX = "footfall."
+
+
 class Topics(BaseModel):
     """Kafka topic names; every name carries the configurable prefix."""
 
-    prefix: str = "footfall."
+    prefix: str = DEFAULT_TOPIC_PREFIX
 
     def name(self, suffix: str) -> str:
         return f"{self.prefix}{suffix}"
@@ -214,7 +217,11 @@ class FootfallSettings(BaseSettings):
             "KAFKA_BOOTSTRAP_SERVERS", "FOOTFALL_KAFKA_BOOTSTRAP_SERVERS"
         ),
     )
-    topic_prefix: str = "footfall."
+    topic_prefix: str = Field(
+        default=DEFAULT_TOPIC_PREFIX,
+        description="Starts every topic name; a deployment with its own prefix also gets its "
+        "own consumer groups and Faust changelog topics (several can share one cluster).",
+    )
     partitions: int = Field(default=4, ge=1, description="Partitions of every topic.")
     broker_kind: BrokerKind = Field(
         default=BrokerKind.kafka,
@@ -240,6 +247,19 @@ class FootfallSettings(BaseSettings):
         "work; production (set by the deploy manifests and the image): a process refuses "
         "to start with any of them.",
     )
+
+    group_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields naming this process's consumer groups (or Faust app id)."""
+
+    @model_validator(mode="after")
+    def scope_groups(self) -> FootfallSettings:
+        """Groups named by default carry a non-default topic prefix: two deployments on one
+        cluster never share offsets or changelog topics. A name set explicitly is kept."""
+        if self.topic_prefix != DEFAULT_TOPIC_PREFIX:
+            for name in self.group_fields:
+                if name not in self.model_fields_set:
+                    setattr(self, name, f"{self.topic_prefix}{getattr(self, name)}")
+        return self
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> FootfallSettings:

@@ -206,7 +206,8 @@ class Stack:
     def __post_init__(self) -> None:
         s = self.settings
         python = sys.executable
-        kind = BrokerKind.kafka
+        # An external cluster is Kafka unless said otherwise (a Tansu started elsewhere).
+        kind = BrokerKind.kafka if s.broker == "auto" else BrokerKind(s.broker)
         if not s.external_kafka:
             try:
                 kind = choose_kind(s.broker)

@@ -14,6 +14,7 @@ class SinkSettings(FootfallSettings):
         description="chdb:///abs/dir (embedded), chdb://memory, or http://user:pass@host:8123/db",
     )
     group_id: str = "footfall-clickhouse-sink"
+    group_fields = ("group_id",)
     batch_max_rows: int = Field(default=5000, ge=1, description="Most records one poll takes.")
     batch_max_wait_s: float = Field(default=0.5, gt=0)
     insert_max_rows: int = Field(

@@ -15,6 +15,7 @@ from stream_processors.segments import DEFAULT_CONFIG
 
 class WorkerSettings(FootfallSettings):
     app_id: str = "footfall-worker"
+    group_fields = ("app_id",)
     data_dir: Path = Path(".footfall/worker")
     store: str = Field(default="rocksdb://", description="Table store: rocksdb:// or memory://")
     log_level: str = Field(

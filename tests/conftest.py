@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from footfall.brokers import choose_kind
+from footfall.brokers import BrokerProcess, choose_kind, start_broker
 from footfall.config import BrokerKind
 from footfall.sqlclient import SqlClient
 from footfall.stack import Stack, StackSettings, free_port
@@ -20,8 +23,53 @@ picks the fallback). Tests of crash exactness run on both through ``any_broker``
 BOTH_BROKERS = pytest.mark.parametrize("any_broker", [BrokerKind.kafka, BrokerKind.tansu])
 
 
-def stack_settings_for(tmp: Path, **overrides: object) -> StackSettings:
-    """Settings for a private stack: free ports, its own data dir and topic prefix."""
+class SharedBroker:
+    """One broker of ``TEST_BROKER``'s kind for every stack that never stops its broker.
+
+    Each stack on it has its own topic prefix, and so its own consumer groups and Faust
+    changelog topics (``FootfallSettings.scope_groups``): stacks share nothing but the
+    process, which saves a broker start and stop per stack. Started on first use, stopped
+    when the session ends (``pytest_sessionfinish``)."""
+
+    running: BrokerProcess | None = None
+    home: Path | None = None
+
+    @classmethod
+    def bootstrap(cls) -> str:
+        if (
+            cls.running is None
+            or cls.running.process is None
+            or cls.running.process.poll() is not None
+        ):
+            cls.home = Path(tempfile.mkdtemp(prefix="footfall-shared-broker-"))
+            cls.running = start_broker(TEST_BROKER, cls.home)
+        return cls.running.bootstrap
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.running is not None:
+            cls.running.kill()  # its state is thrown away with it
+            cls.running = None
+        if cls.home is not None:
+            shutil.rmtree(cls.home, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    SharedBroker.stop()
+
+
+def stack_settings_for(tmp: Path, own_broker: bool = False, **overrides: object) -> StackSettings:
+    """Settings for a private stack: free ports, its own data dir and topic prefix.
+
+    The stack runs on the session's shared broker unless it needs one of its own: a test
+    that stops, kills or configures the broker (``own_broker``), or another kind of broker
+    than the suite's."""
+    kind = overrides.get("broker", TEST_BROKER.value)
+    if not own_broker and kind == TEST_BROKER.value:
+        overrides = {
+            "external_kafka": SharedBroker.bootstrap(),
+            "topic_prefix": f"t{uuid.uuid4().hex[:10]}.",
+        } | overrides
     values: dict[str, object] = {
         "data_dir": tmp,
         "broker": TEST_BROKER.value,

@@ -6,8 +6,11 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,8 +18,9 @@ from fastapi.testclient import TestClient
 
 from collector.app import create_app
 from collector.settings import CollectorSettings, Site
-from footfall.brokers import BrokerProcess, free_port, start_broker
-from tests.conftest import TEST_BROKER
+from footfall.brokers import free_port, start_broker
+from tests.collector.kafka_read import read_topic
+from tests.conftest import TEST_BROKER, SharedBroker
 
 SHOP_A = Site.model_validate(
     {
@@ -36,17 +40,44 @@ SHOP_B = Site.model_validate(
 )
 
 
+@dataclass(frozen=True)
+class KafkaSpace:
+    """Where a test's collector writes: a broker and the prefix of the test's own topics.
+    ``process`` is set only for a broker the test owns (and may freeze or kill)."""
+
+    bootstrap: str
+    prefix: str = "t."
+    process: subprocess.Popen[bytes] | None = None
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def read(self, name: str, idle_s: float = 1.5) -> list[dict[str, Any]]:
+        """Every record of this space's topic ``name`` (e.g. ``events``, ``events.dlq``)."""
+        return read_topic(self.bootstrap, self.topic(name), idle_s=idle_s)
+
+
+def shared_space() -> KafkaSpace:
+    """Topics of their own on the session's shared broker."""
+    return KafkaSpace(SharedBroker.bootstrap(), f"t{uuid.uuid4().hex[:10]}.")
+
+
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[BrokerProcess]:
+def broker() -> KafkaSpace:
+    return shared_space()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[KafkaSpace]:
     with start_broker(TEST_BROKER, tmp_path) as running:
-        yield running
+        yield KafkaSpace(running.bootstrap, process=running.process)
 
 
-def collector_settings(bootstrap: str, **overrides: object) -> CollectorSettings:
+def collector_settings(kafka: KafkaSpace, **overrides: object) -> CollectorSettings:
     values: dict[str, object] = {
-        "kafka_bootstrap_servers": bootstrap,
+        "kafka_bootstrap_servers": kafka.bootstrap,
         "broker_kind": TEST_BROKER,
-        "topic_prefix": "t.",
+        "topic_prefix": kafka.prefix,
         "partitions": 2,
         "sites": [SHOP_A, SHOP_B],
         "produce_timeout_s": 3.0,

@@ -6,24 +6,51 @@ import asyncio
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 
 async def _read(bootstrap: str, topic: str, idle_s: float) -> list[ConsumerRecord[Any, Any]]:
+    """Every record up to the topic's end offsets as they were when asked (so a busy broker
+    or a slow first fetch never reads as an empty topic), then any that arrive until none
+    did for ``idle_s``."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
     records: list[ConsumerRecord[Any, Any]] = []
     try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=int(idle_s * 1000))
-            if not batch:
-                return records
-            for messages in batch.values():
-                records += [m for m in messages if m.value is not None]
+        partitions = await _partitions(consumer, topic)
+        if not partitions:
+            return records
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        behind = set(ends)
+        while behind:
+            records += _values(await consumer.getmany(timeout_ms=1000))
+            behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
+        while batch := await consumer.getmany(timeout_ms=int(idle_s * 1000)):
+            records += _values(batch)
+        return records
     finally:
         await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """All of the topic's partitions, assigned once the broker's metadata names the topic
+    (none after 5 s: a topic nobody created)."""
+    consumer.subscribe([topic])
+    for _ in range(50):
+        assigned = consumer.assignment()
+        if assigned:
+            return sorted(assigned)
+        await asyncio.sleep(0.1)
+    return []
+
+
+def _values(
+    batch: dict[TopicPartition, list[ConsumerRecord[Any, Any]]],
+) -> list[ConsumerRecord[Any, Any]]:
+    return [m for messages in batch.values() for m in messages if m.value is not None]
 
 
 def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5) -> list[dict[str, Any]]:

@@ -14,10 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from collector.settings import CollectorSettings, hash_key
-from footfall.brokers import BrokerProcess
-from tests.collector.conftest import collector_settings
+from tests.collector.conftest import KafkaSpace, collector_settings
 from tests.collector.events import order, page_view
-from tests.collector.kafka_read import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 MakeClient = Callable[..., TestClient]
@@ -28,9 +26,9 @@ def ids(records: list[dict[str, object]]) -> set[object]:
 
 
 def test_batch_event_gzip_and_text_plain_all_reach_kafka(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     one, two, three, four = page_view(), page_view(), page_view(), page_view()
     bad = {"event_id": "x", "type": "page_view"}
     answer = client.post("/v1/batch", json={"write_key": "a-write", "batch": [one, bad]})
@@ -45,17 +43,17 @@ def test_batch_event_gzip_and_text_plain_all_reach_kafka(
     plain = orjson.dumps({"write_key": "a-write", "batch": [four]})
     answer = client.post("/v1/batch", content=plain, headers={"Content-Type": "text/plain"})
     assert answer.json()["accepted"] == 1
-    stored = read_topic(broker.bootstrap, "t.events")
+    stored = broker.read("events")
     assert ids(stored) == {one["event_id"], two["event_id"], three["event_id"], four["event_id"]}
     assert all(r["site_id"] == "shop-a" for r in stored)
-    dlq = read_topic(broker.bootstrap, "t.events.dlq")
+    dlq = broker.read("events.dlq")
     assert [r["payload"] for r in dlq] == [bad]
 
 
 def test_a_key_of_one_site_never_writes_into_another_site(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     forged = page_view() | {"site_id": "shop-b"}
     answer = client.post("/v1/batch", json={"write_key": "a-write", "batch": [forged]})
     assert answer.json()["accepted"] == 1
@@ -69,13 +67,13 @@ def test_a_key_of_one_site_never_writes_into_another_site(
     assert unknown.status_code == 401
     hashed = client.post("/v1/batch", json={"write_key": hash_key("a-write"), "batch": []})
     assert hashed.status_code == 401
-    stored = read_topic(broker.bootstrap, "t.events")
+    stored = broker.read("events")
     assert [r["site_id"] for r in stored] == ["shop-a"]
     assert stored[0]["event_id"] == forged["event_id"]
 
 
-def test_cors_is_answered_per_site(broker: BrokerProcess, make_client: MakeClient) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+def test_cors_is_answered_per_site(broker: KafkaSpace, make_client: MakeClient) -> None:
+    client = make_client(collector_settings(broker))
     preflight = {"Access-Control-Request-Method": "POST"}
     ok = client.options("/v1/batch", headers=preflight | {"Origin": "https://a.example"})
     assert ok.status_code == 204
@@ -88,20 +86,20 @@ def test_cors_is_answered_per_site(broker: BrokerProcess, make_client: MakeClien
 
 
 def test_money_is_trusted_only_from_the_secret_key(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     from_browser, from_server = order(), order()
     client.post("/v1/batch", json={"write_key": "a-write", "batch": [from_browser]})
     client.post("/v1/batch", json={"batch": [from_server]}, headers={"X-Footfall-Key": "a-secret"})
-    verified = {r["event_id"]: r["verified"] for r in read_topic(broker.bootstrap, "t.events")}
+    verified = {r["event_id"]: r["verified"] for r in broker.read("events")}
     assert verified == {from_browser["event_id"]: False, from_server["event_id"]: True}
 
 
 def test_hot_keys_bots_and_floods_go_to_the_overflow_topic(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap, flood_threshold=3))
+    client = make_client(collector_settings(broker, flood_threshold=3))
     normal = page_view("browser-1")
     placeholders = [page_view(name) for name in ("null", "undefined", "Anonymous", "0")]
     flood = [page_view("flooder") for _ in range(5)]
@@ -116,17 +114,17 @@ def test_hot_keys_bots_and_floods_go_to_the_overflow_topic(
         headers={"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1)"},
     )
     assert answer.json()["diverted"] == {"bot": 1, "flood": 0, "placeholder": 0}
-    main = ids(read_topic(broker.bootstrap, "t.events"))
-    overflow = ids(read_topic(broker.bootstrap, "t.events.overflow"))
+    main = ids(broker.read("events"))
+    overflow = ids(broker.read("events.overflow"))
     assert main == {normal["event_id"]} | {e["event_id"] for e in flood[:3]}
     expected = {e["event_id"] for e in [*placeholders, *flood[3:], bot]}
     assert overflow == expected
 
 
 def test_duplicates_within_the_window_are_dropped(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     event = page_view()
     first = client.post("/v1/batch", json={"write_key": "a-write", "batch": [event, event]})
     again = client.post("/v1/batch", json={"write_key": "a-write", "batch": [event]})
@@ -136,29 +134,30 @@ def test_duplicates_within_the_window_are_dropped(
     # The same id from another site is that site's own event, not a duplicate.
     other = client.post("/v1/batch", json={"write_key": "b-write", "batch": [event]})
     assert other.json() == {"accepted": 1, "duplicates": 0, "diverted": diverted, "rejected": []}
-    stored = read_topic(broker.bootstrap, "t.events")
+    stored = broker.read("events")
     assert sorted(record["site_id"] for record in stored) == ["shop-a", "shop-b"]
 
 
 def test_country_comes_from_the_configured_ip_range_file(
-    broker: BrokerProcess, make_client: MakeClient, tmp_path: Path
+    broker: KafkaSpace, make_client: MakeClient, tmp_path: Path
 ) -> None:
     ranges = tmp_path / "ranges.csv"
     ranges.write_text("start_ip,end_ip,country\n127.0.0.0,127.255.255.255,NZ\n")
-    settings = collector_settings(broker.bootstrap, geoip_csv=ranges)
+    settings = collector_settings(broker, geoip_csv=ranges)
     client = make_client(settings, "127.1.2.3")
     claimed = page_view() | {"context": {"country": "US"}}
     client.post("/v1/batch", json={"write_key": "a-write", "batch": [claimed]})
-    stored = read_topic(broker.bootstrap, "t.events")
+    stored = broker.read("events")
     assert stored[0]["context"]["country"] == "NZ"
     assert stored[0]["context"]["ip"] == "127.1.2.0"
 
 
-def test_metrics_health_and_openapi(broker: BrokerProcess, make_client: MakeClient) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+def test_metrics_health_and_openapi(broker: KafkaSpace, make_client: MakeClient) -> None:
+    client = make_client(collector_settings(broker))
     client.post("/v1/batch", json={"write_key": "a-write", "batch": [page_view(), {"type": 1}]})
     text = client.get("/metrics").text
-    assert 'footfall_collector_events_accepted_total{topic="t.events",type="page_view"} 1.0' in text
+    accepted = f'footfall_collector_events_accepted_total{{topic="{broker.topic("events")}"'
+    assert f'{accepted},type="page_view"}} 1.0' in text
     assert 'footfall_collector_events_rejected_total{reason="unknown_type",type="unknown"} 1.0' in (
         text
     )

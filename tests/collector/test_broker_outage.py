@@ -16,16 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from footfall.brokers import BrokerProcess
-from tests.collector.conftest import Uvicorn, collector_settings
+from tests.collector.conftest import KafkaSpace, Uvicorn, collector_settings
 from tests.collector.events import page_view
-from tests.collector.kafka_read import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 
-def test_no_2xx_for_an_event_kafka_does_not_hold(broker: BrokerProcess, tmp_path: Path) -> None:
-    settings = collector_settings(broker.bootstrap)
+def test_no_2xx_for_an_event_kafka_does_not_hold(own_broker: KafkaSpace, tmp_path: Path) -> None:
+    broker = own_broker  # frozen below: not the shared one
+    settings = collector_settings(broker)
     server = Uvicorn(settings, tmp_path / "collector.log", {"FOOTFALL_PRODUCE_TIMEOUT_S": "1"})
     acknowledged: set[str] = set()
     statuses: list[int] = []
@@ -64,8 +63,8 @@ def test_no_2xx_for_an_event_kafka_does_not_hold(broker: BrokerProcess, tmp_path
     assert set(statuses) <= {200, 429, 503}
     assert 503 in statuses[: during + 3], "the frozen broker must have produced 503s"
     assert statuses[-1] == 200, "the collector recovers once the broker answers again"
-    stored = {r["event_id"] for r in read_topic(broker.bootstrap, "t.events")}
-    stored |= {r["event_id"] for r in read_topic(broker.bootstrap, "t.events.overflow")}
+    stored = {r["event_id"] for r in broker.read("events")}
+    stored |= {r["event_id"] for r in broker.read("events.overflow")}
     missing = acknowledged - stored
     assert not missing, f"{len(missing)} acknowledged events are not in Kafka"
     assert len(acknowledged) > 50

@@ -16,11 +16,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from footfall.brokers import BrokerProcess
 from schemas.limits import INT64_MAX, MAX_JSON_DEPTH
-from tests.collector.conftest import collector_settings
+from tests.collector.conftest import KafkaSpace, collector_settings
 from tests.collector.events import order, page_view
-from tests.collector.kafka_read import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 MakeClient = Callable[..., TestClient]
@@ -63,9 +61,9 @@ def body(write_key: str, events: list[Any], **fields: Any) -> bytes:
 
 
 def test_a_mixed_batch_keeps_its_good_events_and_explains_each_refusal(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     hostile = hostile_events()
     good = [page_view(), order(), page_view("browser-2"), page_view("browser-3")]
     batch = good[:1] + hostile[:4] + good[1:2] + hostile[4:9] + good[2:3] + hostile[9:] + good[3:]
@@ -78,15 +76,15 @@ def test_a_mixed_batch_keeps_its_good_events_and_explains_each_refusal(
     refused = {r["index"]: r["reason"] for r in outcome["rejected"]}
     assert sorted(refused) == hostile_at
     assert all(reason.strip() for reason in refused.values())
-    assert {r["event_id"] for r in read_topic(broker.bootstrap, "t.events")} == good_ids
-    dlq = read_topic(broker.bootstrap, "t.events.dlq")
+    assert {r["event_id"] for r in broker.read("events")} == good_ids
+    dlq = broker.read("events.dlq")
     assert sorted(r["index"] for r in dlq) == sorted(refused)
 
 
 def test_the_same_hostile_events_through_the_segment_api(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     now = datetime.now(UTC).isoformat()
     good = {"type": "page", "messageId": "m-good", "anonymousId": "a", "timestamp": now}
     messages = [
@@ -104,9 +102,9 @@ def test_the_same_hostile_events_through_the_segment_api(
 
 
 def test_a_body_too_deep_to_read_gets_a_4xx_with_a_reason(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     deep = b"[" * 10_000 + b"]" * 10_000
     raw = b'{"write_key": "a-write", "writeKey": "a-write", "batch": [' + deep + b"]}"
     for path in ("/v1/batch", "/v1/event", "/segment/v1/batch"):

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from footfall.brokers import BrokerProcess
-from tests.collector.conftest import Uvicorn, collector_settings
+from tests.collector.conftest import KafkaSpace, Uvicorn, collector_settings
 from tests.collector.events import page_view
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -22,9 +21,9 @@ def send(client: TestClient, key: str) -> int:
 
 
 def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
-    broker: BrokerProcess, make_client: Callable[..., TestClient]
+    broker: KafkaSpace, make_client: Callable[..., TestClient]
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap, rate_limit_per_key="5/minute"))
+    client = make_client(collector_settings(broker, rate_limit_per_key="5/minute"))
     assert [send(client, "a-write") for _ in range(5)] == [200] * 5
     throttled = client.post("/v1/batch", json={"write_key": "a-write", "batch": [page_view()]})
     assert throttled.status_code == 429
@@ -34,9 +33,9 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(
 
 
 def test_one_ip_over_its_rate_limit_gets_429_whatever_the_key(
-    broker: BrokerProcess, make_client: Callable[..., TestClient]
+    broker: KafkaSpace, make_client: Callable[..., TestClient]
 ) -> None:
-    settings = collector_settings(broker.bootstrap, rate_limit_per_ip="3/minute")
+    settings = collector_settings(broker, rate_limit_per_ip="3/minute")
     client = make_client(settings, "198.51.100.7")
     other_ip = make_client(settings, "198.51.100.8")
     assert [send(client, k) for k in ("a-write", "b-write", "a-secret")] == [200] * 3
@@ -44,8 +43,8 @@ def test_one_ip_over_its_rate_limit_gets_429_whatever_the_key(
     assert send(other_ip, "b-secret") == 200
 
 
-def test_a_body_that_trickles_in_too_slowly_gets_408(broker: BrokerProcess, tmp_path: Path) -> None:
-    settings = collector_settings(broker.bootstrap)
+def test_a_body_that_trickles_in_too_slowly_gets_408(broker: KafkaSpace, tmp_path: Path) -> None:
+    settings = collector_settings(broker)
     server = Uvicorn(settings, tmp_path / "collector.log", {"FOOTFALL_BODY_TIMEOUT_S": "1"})
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:

@@ -12,16 +12,14 @@ import pytest
 from segment.analytics.client import Client
 
 from collector.segment import SEGMENT_NAMESPACE, to_footfall
-from footfall.brokers import BrokerProcess
-from tests.collector.conftest import Uvicorn, collector_settings
-from tests.collector.kafka_read import read_topic
+from tests.collector.conftest import KafkaSpace, Uvicorn, collector_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 @pytest.fixture
-def collector(broker: BrokerProcess, tmp_path: Path) -> Iterator[Uvicorn]:
-    server = Uvicorn(collector_settings(broker.bootstrap), tmp_path / "collector.log")
+def collector(broker: KafkaSpace, tmp_path: Path) -> Iterator[Uvicorn]:
+    server = Uvicorn(collector_settings(broker), tmp_path / "collector.log")
     yield server
     server.stop()
 
@@ -38,7 +36,7 @@ def sdk(url: str, key: str, errors: list[Any], gzip: bool) -> Client:
 
 @pytest.mark.parametrize("gzip", [False, True])
 def test_segment_sdk_events_land_as_footfall_events(
-    broker: BrokerProcess, collector: Uvicorn, gzip: bool
+    broker: KafkaSpace, collector: Uvicorn, gzip: bool
 ) -> None:
     errors: list[Any] = []
     client = sdk(collector.url, "a-secret", errors, gzip)
@@ -74,7 +72,7 @@ def test_segment_sdk_events_land_as_footfall_events(
     client.flush()
     client.shutdown()
     assert errors == []
-    stored = {r["event_id"]: r for r in read_topic(broker.bootstrap, "t.events")}
+    stored = {r["event_id"]: r for r in broker.read("events")}
     kinds = sorted(r["type"] for r in stored.values())
     expected = ["page_view", "product_view", "cart_add", "search", "order_placed", "custom"]
     assert kinds == sorted([*expected, "identify", "identify"])

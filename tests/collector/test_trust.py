@@ -14,10 +14,8 @@ from fastapi.testclient import TestClient
 from collector.app import create_app
 from collector.proxy import TrustedProxies
 from collector.settings import CollectorSettings
-from footfall.brokers import BrokerProcess, start_broker
-from tests.collector.conftest import collector_settings
+from tests.collector.conftest import KafkaSpace, collector_settings, shared_space
 from tests.collector.events import order, page_view
-from tests.collector.kafka_read import read_topic
 from tests.conftest import TEST_BROKER
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -28,10 +26,9 @@ NOT_DIVERTED = {"bot": 0, "flood": 0, "placeholder": 0}
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    """One broker for the module: each test reads only its own events' ids."""
-    with start_broker(TEST_BROKER, tmp_path_factory.mktemp("broker")) as running:
-        yield running
+def broker() -> KafkaSpace:
+    """Topics for the module: each test reads only its own events' ids."""
+    return shared_space()
 
 
 @pytest.fixture
@@ -52,14 +49,14 @@ def offline() -> Iterator[Callable[[CollectorSettings, str], TestClient]]:
         client.__exit__(None, None, None)
 
 
-def stored(broker: BrokerProcess, topic: str) -> dict[str, dict[str, Any]]:
-    return {r["event_id"]: r for r in read_topic(broker.bootstrap, f"t.{topic}", idle_s=1.0)}
+def stored(broker: KafkaSpace, topic: str) -> dict[str, dict[str, Any]]:
+    return {r["event_id"]: r for r in broker.read(topic, idle_s=1.0)}
 
 
 def test_a_shop_backend_with_the_secret_key_reaches_the_events_topic(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     from_backend, from_script = {}, {}
     for agent in BACKENDS:
         headers = {"User-Agent": agent}
@@ -89,9 +86,9 @@ def test_a_shop_backend_with_the_secret_key_reaches_the_events_topic(
 
 
 def test_a_crawler_with_the_write_key_is_diverted_and_counted(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     crawled = [page_view("crawler-1"), page_view("crawler-1")]
     answer = client.post(
         "/v1/batch",
@@ -115,7 +112,7 @@ def test_a_crawler_with_the_write_key_is_diverted_and_counted(
 def test_bad_keys_from_one_ip_are_rate_limited(
     offline: Callable[[CollectorSettings, str], TestClient],
 ) -> None:
-    settings = collector_settings("127.0.0.1:1", rate_limit_per_ip="10/minute")
+    settings = collector_settings(KafkaSpace("127.0.0.1:1"), rate_limit_per_ip="10/minute")
     guesser, neighbour = offline(settings, "198.51.100.7"), offline(settings, "198.51.100.8")
     statuses = []
     for n in range(50):
@@ -132,9 +129,9 @@ def test_bad_keys_from_one_ip_are_rate_limited(
 
 
 def test_a_rotating_forwarded_for_from_an_untrusted_peer_is_ignored(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    settings = collector_settings(broker.bootstrap, rate_limit_per_ip="3/minute")
+    settings = collector_settings(broker, rate_limit_per_ip="3/minute")
     client = make_client(settings, "198.51.100.7")
     sent = []
     statuses = []
@@ -153,10 +150,10 @@ def test_a_rotating_forwarded_for_from_an_untrusted_peer_is_ignored(
 
 
 def test_a_trusted_proxy_says_who_the_client_is(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
     settings = collector_settings(
-        broker.bootstrap, rate_limit_per_ip="2/minute", trusted_proxies=["10.0.0.0/8"]
+        broker, rate_limit_per_ip="2/minute", trusted_proxies=["10.0.0.0/8"]
     )
     proxy = make_client(settings, "10.0.0.5")
 
@@ -178,9 +175,9 @@ def test_a_trusted_proxy_says_who_the_client_is(
 
 
 def test_a_spoofed_host_with_a_matching_origin_is_refused(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
-    client = make_client(collector_settings(broker.bootstrap))
+    client = make_client(collector_settings(broker))
     spoofed = {"Host": "evil.example", "Origin": "http://evil.example"}
     body = {"write_key": "a-write", "batch": [page_view()]}
     assert client.post("/v1/batch", json=body, headers=spoofed).status_code == 403
@@ -189,14 +186,14 @@ def test_a_spoofed_host_with_a_matching_origin_is_refused(
 
 
 def test_the_demo_shop_origin_is_the_demo_site_at_the_configured_port(
-    broker: BrokerProcess, make_client: MakeClient
+    broker: KafkaSpace, make_client: MakeClient
 ) -> None:
     """The shop served at ``/shop`` posts from the collector's own address: that address is
     in the demo site's origins because it is configured, not because a Host matches."""
     settings = CollectorSettings(
         kafka_bootstrap_servers=broker.bootstrap,
         broker_kind=TEST_BROKER,
-        topic_prefix="t.",
+        topic_prefix=broker.prefix,
         partitions=2,
         port=8765,
     )

@@ -63,7 +63,7 @@ def test_kill_9_of_kafka_under_load_loses_and_doubles_no_acknowledged_event(
         if sent[0] >= len(events) // 3:
             midway.set()
 
-    with running_stack(tmp_path, BrokerKind.kafka) as (stack, sql):
+    with running_stack(tmp_path, BrokerKind.kafka, own_broker=True) as (stack, sql):
         thread, report = send_in_background(stack, events, on_progress=count)
         assert midway.wait(120), "a third of the load was not acknowledged in 120s"
         before = progress(sql)

@@ -30,14 +30,16 @@ SKIPPED = "were skipped by the consumer"
 
 
 @contextmanager
-def running_stack(tmp_path: Path, broker: BrokerKind) -> Iterator[tuple[Stack, SqlClient]]:
+def running_stack(
+    tmp_path: Path, broker: BrokerKind, own_broker: bool = False
+) -> Iterator[tuple[Stack, SqlClient]]:
     """The whole stack on ``broker`` and an SQL client, both closed afterwards; a broker this
-    machine cannot run skips the test."""
+    machine cannot run skips the test. ``own_broker``: one the test may stop or kill."""
     try:
         choose_kind(broker.value)
     except BrokerError as exc:
         pytest.skip(str(exc))
-    with Stack(stack_settings_for(tmp_path, broker=broker.value)) as stack:
+    with Stack(stack_settings_for(tmp_path, own_broker, broker=broker.value)) as stack:
         stack.start()
         sql = SqlClient(stack.settings.sink_url, stack.settings.admin_token)
         try:

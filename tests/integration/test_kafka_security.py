@@ -92,7 +92,7 @@ def test_the_stack_runs_on_a_sasl_cluster(
 
     events = synthetic_events(customers=20, total=200)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", sasl_broker.bootstrap)
-    run = stack_settings_for(tmp_path / "stack")
+    run = stack_settings_for(tmp_path / "stack", own_broker=True)  # the SASL one, from the env
     assert run.external_kafka == sasl_broker.bootstrap
     with Stack(run) as stack:
         stack.start()

@@ -70,7 +70,7 @@ def wait_for(check: Any, timeout: float = 60) -> None:
 
 
 def test_a_locked_store_is_waited_for_then_every_event_lands_once(tmp_path: Path) -> None:
-    with Stack(stack_settings_for(tmp_path)) as stack:
+    with Stack(stack_settings_for(tmp_path, own_broker=True)) as stack:
         (tmp_path / "logs").mkdir()
         for child in stack.children:
             child.log_path = tmp_path / "logs" / f"{child.name}.log"
