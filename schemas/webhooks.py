@@ -27,6 +27,7 @@ FIXED_KINDS = frozenset(
         "review.low_rating",
         "webhook.disabled",
         "webhook.test",
+        "customer.erased",
     }
 )
 JOURNEY_KIND = re.compile(r"^journey\.([a-z][a-z0-9_]{0,63}|\*)$")
@@ -169,8 +170,24 @@ class TestData(BaseModel):
     at: datetime
 
 
+class CustomerErasedData(BaseModel):
+    """Sent to every endpoint that received data about an erased customer, whatever its
+    filter: delete what you hold about these profiles."""
+
+    object: Literal["customer_erased"] = "customer_erased"
+    request_id: str
+    profile_ids: list[str] = Field(description="The ids this endpoint was told about.")
+    at: datetime
+
+
 EventData = Annotated[
-    JourneyData | SegmentData | OrderData | ReviewData | WebhookDisabledData | TestData,
+    JourneyData
+    | SegmentData
+    | OrderData
+    | ReviewData
+    | WebhookDisabledData
+    | TestData
+    | CustomerErasedData,
     Field(discriminator="object"),
 ]
 

@@ -22,6 +22,8 @@ from footfall.lag import LagCollector, LagMonitor
 from sinks.clickhouse import Store, open_when_available
 from sinks.engine import open_store, reads_of
 from sinks.migrate import apply_events_ttl, migrate_up
+from sinks.privacy import SinkErasure
+from sinks.privacy_api import PrivacyProducer, privacy_router
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
 from sinks.writer import ClickHouseWriter
@@ -79,6 +81,7 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
             if state.writer is None:
                 task.cancel()
             await asyncio.wait([task, lag_task], timeout=10)
+            await producer.close()
 
     app = FastAPI(title="Footfall ClickHouse sink", lifespan=lifespan)
     app.state.sink = state
@@ -87,7 +90,16 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
         """The SQL endpoint reads beside the writer, never queued behind its inserts."""
         return None if state.client is None else reads_of(state.client)
 
-    app.include_router(query_router(settings, reads))
+    producer = PrivacyProducer(settings)
+    app.include_router(query_router(settings, reads, producer.audit))
+
+    def erasure() -> SinkErasure | None:
+        client = reads()
+        if client is None:
+            return None
+        return SinkErasure(client, settings.partitions, settings.erasure_with_dispatcher)
+
+    app.include_router(privacy_router(settings, producer, erasure))
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:

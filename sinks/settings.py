@@ -54,3 +54,8 @@ class SinkSettings(FootfallSettings):
         description="Delete raw events (and overflow events) older than this many days, by "
         "occurred_at; 0 keeps them forever. Applied on start.",
     )
+    erasure_with_dispatcher: bool = Field(
+        default=True,
+        description="An erasure is done only once the webhook dispatcher confirmed its part "
+        "too; false where no dispatcher runs.",
+    )

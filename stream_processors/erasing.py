@@ -1,0 +1,140 @@
+"""The worker's side of an erasure: its tables, its messages, its reports (the I/O).
+
+The decisions are pure, in :mod:`stream_processors.erasure`; this adapter reads the tables,
+writes their tombstones (inside the agent reading the partition the keys live in, so Faust
+writes each tombstone to the key's own changelog partition) and sends what follows. Two
+erased-ids tables, one per agent, hold subjects only (SHA-256 of site and id, never the id)
+and outlive the raw topics: every later message of an erased customer or browser is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from faust.types import TableT
+
+from footfall.config import Topics
+from schemas.privacy import IDENTITY, PROFILES, EraseRequest, parse_privacy, subject
+from stream_processors.erasure import (
+    browser_subjects,
+    erase_command,
+    erase_message,
+    linked_browsers,
+    profile_keys,
+    report,
+)
+from stream_processors.identity import BrowserIdentity
+from stream_processors.live import LiveCache
+from stream_processors.messages import EraseMessage, InvalidMessage
+from stream_processors.snapshots import Throttle
+
+log = logging.getLogger("footfall.worker")
+
+Emit = Callable[[str, bytes, bytes | None, int | None], Awaitable[None]]
+"""Send (topic, key, value or None for a tombstone, partition or None for the key's)."""
+
+
+@dataclass
+class WorkerErasure:
+    topics: Topics
+    partitions: int
+    identity: TableT[Any, Any]
+    profiles: TableT[Any, Any]
+    erased_browsers: TableT[Any, Any]
+    erased_profiles: TableT[Any, Any]
+    live_identities: LiveCache[BrowserIdentity]
+    live_profiles: LiveCache[Any]
+    throttle: Throttle
+    emit: Emit
+
+    async def fan_out(self, raw: bytes) -> None:
+        """A request of the privacy topic becomes a command on every events partition."""
+        try:
+            record = parse_privacy(raw)
+        except ValueError as exc:
+            log.warning("skipped a bad record on the privacy topic: %s", exc)
+            return
+        if not isinstance(record, EraseRequest):
+            return  # reports are for the sink and the status
+        command = erase_command(record)
+        for partition in range(self.partitions):
+            await self.emit(self.topics.events, record.request_id.encode(), command, partition)
+
+    def is_erased_browser(self, site_id: str, *ids: str | None) -> bool:
+        return any(
+            id_ is not None and self.erased_browsers.get(subject(site_id, id_)) is not None
+            for id_ in ids
+        )
+
+    def is_erased_profile(self, site_id: str, profile_id: str) -> bool:
+        return self.erased_profiles.get(subject(site_id, profile_id)) is not None
+
+    async def identity_part(self, body: dict[str, Any], partition: int) -> None:
+        """Remove the linked browsers of this partition; ask every profile partition to
+        remove their profiles; report."""
+        try:
+            request = EraseRequest.model_validate({k: v for k, v in body.items() if k != "command"})
+        except ValueError as exc:
+            raise InvalidMessage(f"a bad erase command: {exc}") from exc
+        found = linked_browsers(self.identity.items(), request, partition, self.partitions)
+        for key in found:
+            del self.identity[key]
+            self.live_identities.entries.pop(key, None)
+        subjects = sorted({request.subject, *browser_subjects(request.site_id, found)})
+        for erased in subjects:
+            self.erased_browsers[erased] = request.request_id
+        message = erase_message(request.request_id, request.site_id, subjects, partition)
+        for target in range(self.partitions):
+            await self.emit(self.topics.identified, request.request_id.encode(), message, target)
+        done = report(
+            request.request_id,
+            request.site_id,
+            IDENTITY,
+            str(partition),
+            {"worker identity table": len(found)},
+            datetime.now(UTC),
+            subjects,
+        )
+        await self.emit(self.topics.privacy, request.request_id.encode(), done, None)
+        log.info(
+            "erasure %s: %d browsers removed on partition %d",
+            request.request_id,
+            len(found),
+            partition,
+        )
+
+    async def profiles_part(self, message: EraseMessage, partition: int) -> None:
+        """Remove this partition's profiles of the subjects, publish their tombstones."""
+        subjects = set(message.subjects)
+        keys = profile_keys(
+            list(self.profiles.keys()), message.site_id, subjects, partition, self.partitions
+        )
+        for key in keys:
+            del self.profiles[key]
+            self.live_profiles.entries.pop(key, None)
+            self.throttle.held.pop(key, None)
+            await self.emit(self.topics.profiles, key.encode(), None, None)
+        for erased in sorted(subjects):
+            self.erased_profiles[erased] = message.request_id
+        done = report(
+            message.request_id,
+            message.site_id,
+            PROFILES,
+            f"{message.from_part}->{partition}",
+            {"worker profiles table": len(keys), "profiles topic (tombstones)": len(keys)},
+            datetime.now(UTC),
+        )
+        await self.emit(self.topics.privacy, message.request_id.encode(), done, None)
+
+
+def command_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body: dict[str, Any] = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidMessage(f"a command that is not JSON: {exc}") from exc
+    return body
