@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -74,8 +73,6 @@ def privacy_router(
         if key is None or not secrets.compare_digest(key, settings.admin_token):
             raise HTTPException(401, "the admin token is required (Authorization: Bearer …)")
 
-    Admin = Annotated[None, Depends(admin)]
-
     def opened() -> SinkErasure:
         found = erasure()
         if found is None:
@@ -84,8 +81,8 @@ def privacy_router(
             )
         return found
 
-    @router.post("/erasures", status_code=202)
-    async def erase(body: ErasureAsk, _: Admin) -> dict[str, str]:
+    @router.post("/erasures", status_code=202, dependencies=[Depends(admin)])
+    async def erase(body: ErasureAsk) -> dict[str, str]:
         """Erase a customer and every browser linked to them, everywhere; returns the
         request id whose status says when every store confirmed."""
         now = datetime.now(UTC)
@@ -111,8 +108,8 @@ def privacy_router(
         )
         return {"request_id": request.request_id, "status": "pending"}
 
-    @router.get("/erasures/{request_id}")
-    async def status(request_id: str, _: Admin) -> ErasureStatus:
+    @router.get("/erasures/{request_id}", dependencies=[Depends(admin)])
+    async def status(request_id: str) -> ErasureStatus:
         found = await asyncio.to_thread(opened().status, request_id)
         if found is None:
             raise HTTPException(
