@@ -89,6 +89,12 @@ GROUP BY t.database, t.name, t.engine
 """
 
 
+def normalized(client: Store, sql: str) -> str:
+    """The query with every literal replaced by ``?`` (ClickHouse's ``normalizeQuery``)."""
+    rows = client.query("SELECT normalizeQuery({q:String})", parameters={"q": sql}).result_rows
+    return str(rows[0][0])
+
+
 def site_scope(client: Store, site: str) -> SiteScope:
     """The tables a site's token may read, as the store holds them now."""
     rows = client.query(SCOPE_QUERY).result_rows
@@ -150,16 +156,19 @@ def query_router(
     router = APIRouter()
     limits = limits_of(settings)
 
-    async def audited(who: str, sql: str) -> None:
+    async def audited(who: str, sql: str, client: Store) -> None:
+        """Audit the query's shape: its literals (a customer id it names) become ``?``, so
+        the audit log keeps no personal data an erasure could not find."""
         if audit is None:
             return
+        shape = await asyncio.to_thread(normalized, client, sql[: limits.max_query_bytes])
         actor = "admin" if who == ADMIN else f"site token of {who}"
         record = AuditRecord(
             at=datetime.now(UTC),
             actor=actor,
             action="sql.query",
             site_id="" if who == ADMIN else who,
-            detail=sql[:4096],
+            detail=shape[:4096],
         )
         try:
             await asyncio.wait_for(audit(record), AUDIT_WAIT_S)
@@ -222,7 +231,7 @@ def query_router(
             refusal = await asyncio.to_thread(database_refusal, client, requested)
             if refusal is not None:
                 return PlainTextResponse(f"Code: 81. {refusal} (UNKNOWN_DATABASE)\n", 404)
-        await audited(who, sql)
+        await audited(who, sql, client)
         try:
             safe = await asyncio.to_thread(
                 checked_statement,

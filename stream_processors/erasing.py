@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import rocksdict
 from faust.types import TableT
 
 from footfall.config import Topics
@@ -85,6 +86,8 @@ class WorkerErasure:
         for key in found:
             del self.identity[key]
             self.live_identities.entries.pop(key, None)
+        if found:
+            compact(self.identity, partition)
         subjects = sorted({request.subject, *browser_subjects(request.site_id, found)})
         for erased in subjects:
             self.erased_browsers[erased] = request.request_id
@@ -119,6 +122,8 @@ class WorkerErasure:
             self.live_profiles.entries.pop(key, None)
             self.throttle.held.pop(key, None)
             await self.emit(self.topics.profiles, key.encode(), None, None)
+        if keys:
+            compact(self.profiles, partition)
         for erased in sorted(subjects):
             self.erased_profiles[erased] = message.request_id
         done = report(
@@ -130,6 +135,22 @@ class WorkerErasure:
             datetime.now(UTC),
         )
         await self.emit(self.topics.privacy, message.request_id.encode(), done, None)
+
+
+def compact(table: TableT[Any, Any], partition: int) -> None:
+    """Make the removal physical in the table's files: RocksDB keeps a deleted value in its
+    write-ahead log and older files until a flush and a compaction rewrite them (its
+    MANIFEST keeps the boundary keys of the files it dropped until the next start). (Faust's
+    store exposes its per-partition databases only as ``_dbs``; the memory store has none.)"""
+    databases = getattr(table.data, "_dbs", None)
+    db = databases.get(partition) if isinstance(databases, dict) else None
+    if db is None:
+        return
+    db.flush()
+    options = rocksdict.CompactOptions()
+    # Force: a lone file is otherwise moved to the last level as it is, tombstones and all.
+    options.set_bottommost_level_compaction(rocksdict.BottommostLevelCompaction.force())
+    db.compact_range(None, None, options)
 
 
 def command_body(raw: bytes) -> dict[str, Any]:
