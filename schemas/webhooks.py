@@ -54,6 +54,11 @@ class Subscription(BaseModel):
         default_factory=list, description="For segment.* kinds: only these segments (empty = all)."
     )
     disabled_reason: str | None = None
+    personal_traits: bool = Field(
+        default=False,
+        description="Send personal traits (e-mail, phone, name, address) in the profile "
+        "summary; without it they are left out.",
+    )
 
     @field_validator("events")
     @classmethod

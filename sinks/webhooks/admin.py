@@ -39,6 +39,7 @@ class NewSubscription(BaseModel):
     enabled: bool = True
     events: list[str]
     segments: list[str] = Field(default_factory=list)
+    personal_traits: bool = False
 
     @field_validator("id", "site_id", "url", "secret", "description", "events", "segments")
     @classmethod

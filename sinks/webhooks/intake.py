@@ -13,7 +13,13 @@ from schemas.webhooks import Delivery, ProfileSummary, Subscription
 from sinks.webhooks.deliveries import new_delivery
 from sinks.webhooks.settings import DeliveryPolicy
 from sinks.webhooks.state import DispatcherState
-from sinks.webhooks.summary import apply_cart, clean_traits, last_order_of, summarize
+from sinks.webhooks.summary import (
+    apply_cart,
+    clean_traits,
+    last_order_of,
+    summarize,
+    without_personal,
+)
 from sinks.webhooks.triggers import (
     BadInput,
     Trigger,
@@ -134,9 +140,10 @@ class Intake:
                 continue  # its customer was erased while the trigger was in flight
             profile = self.summary(trigger.site_id, trigger.profile_id)
             for subscription in chosen:
-                delivery = new_delivery(
-                    subscription, trigger, profile, self.policy.max_attempts, now
-                )
+                shown = profile
+                if profile is not None and not subscription.personal_traits:
+                    shown = without_personal(profile)
+                delivery = new_delivery(subscription, trigger, shown, self.policy.max_attempts, now)
                 self.state.keep(delivery)
                 if about is not None:
                     self.state.add_recipient(trigger.site_id, about, delivery)

@@ -16,6 +16,7 @@ from schemas.privacy import (
 )
 from sinks.erasure import is_erased_row
 from sinks.rows import DLQ_COLUMNS, EVENT_COLUMNS
+from sinks.webhooks.summary import summarize, without_personal
 from stream_processors.erasure import linked_browsers, partition_of, profile_keys
 
 AT = datetime(2026, 10, 1, tzinfo=UTC)
@@ -89,3 +90,12 @@ def test_done_only_once_every_part_confirmed_and_a_replayed_report_counts_once()
     done = erasure_status(REQUEST, [*reports, replayed, report(SINK, "", 5)], expected)
     assert done.status == "done"
     assert done.removed == {"rows": 1 + 2 + 4 + 5}
+
+
+def test_personal_traits_leave_a_summary_unless_the_subscription_asks() -> None:
+    traits = {"email": "a@x.io", "phone": "+1", "name": "Ann", "plan": "gold"}
+    summary = summarize("ann", None, [], None, traits, None)
+    assert summary.email == "a@x.io"
+    shown = without_personal(summary)
+    assert (shown.email, shown.phone) == (None, None)
+    assert shown.traits == {"plan": "gold"}
