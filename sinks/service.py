@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from footfall.lag import LagCollector, LagMonitor
 from sinks.clickhouse import Store, open_when_available
 from sinks.engine import open_store, reads_of
-from sinks.migrate import apply_events_ttl, migrate_up
+from sinks.migrate import apply_events_ttl, apply_ttl, migrate_up
 from sinks.privacy import SinkErasure
 from sinks.privacy_api import PrivacyProducer, privacy_router
 from sinks.query_api import query_router
@@ -53,6 +53,12 @@ async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio
         ttl = settings.events_ttl_days
         for statement in await asyncio.to_thread(apply_events_ttl, client, ttl):
             log.info("events retention: %s", statement)
+        for table, days in (
+            ("dlq_events", settings.dlq_ttl_days),
+            ("webhook_deliveries", settings.webhook_log_ttl_days),
+        ):
+            for statement in await asyncio.to_thread(apply_ttl, client, (table,), days):
+                log.info("%s retention: %s", table, statement)
         state.writer = ClickHouseWriter(settings, client)
         state.client, state.waiting_for = client, ""
         await state.writer.run(stop)

@@ -59,3 +59,15 @@ class SinkSettings(FootfallSettings):
         description="An erasure is done only once the webhook dispatcher confirmed its part "
         "too; false where no dispatcher runs.",
     )
+    dlq_ttl_days: int = Field(
+        default=0,
+        ge=0,
+        description="Delete DLQ rows older than this many days (by received_at); 0 keeps "
+        "them forever. Applied on start.",
+    )
+    webhook_log_ttl_days: int = Field(
+        default=0,
+        ge=0,
+        description="Delete webhook delivery log rows older than this many days (by at); 0 "
+        "keeps them forever. Applied on start.",
+    )
