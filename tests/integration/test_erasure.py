@@ -7,7 +7,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +17,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
 
 from footfall.cli import app
-from footfall.demo.sender import send_all
 from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from sinks.webhooks.signing import new_secret
 from tests.conftest import stack_settings_for
+from tests.processors.test_identity_stack import event, send
 from tests.webhooks.conftest import wait_for
 from tests.webhooks.receiver import Receiver
 
 pytestmark = [pytest.mark.integration]
 
-START = datetime.now(UTC) - timedelta(hours=2)
 ERIN, OTTO, KIM = (f"{name}{uuid.uuid4().hex[:8]}" for name in ("erin", "otto", "kim"))
 """Customer ids no log line or other text holds by chance."""
-
-
-def event(browser: str, n: int, kind: str = "page_view", **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()),
-        "type": kind,
-        "anonymous_id": browser,
-        "session_id": f"s-{browser}",
-        "occurred_at": (START + timedelta(minutes=n)).isoformat(),
-    }
-    return body | fields
 
 
 def history(customer: str, browsers: list[str]) -> list[dict[str, Any]]:
@@ -71,13 +58,6 @@ def history(customer: str, browsers: list[str]) -> list[dict[str, Any]]:
         )
     )
     return events
-
-
-def send(stack: Stack, events: list[dict[str, Any]]) -> None:
-    report = asyncio.run(
-        send_all(stack.settings.collector_url, [("demo-secret-key", events)], batch_size=10)
-    )
-    assert report.accepted == len(events), report.rejected
 
 
 @pytest.fixture(scope="module")
@@ -301,12 +281,12 @@ def test_an_erased_customer_leaves_no_trace_and_the_others_stay(
 
     # The worker's live tables.
     worker = stack.settings.worker_url
-    for path in (
+    for view in (
         f"/profiles/demo/{ERIN}",
         f"/profiles/demo/anon-laptop-{ERIN}",
         f"/profiles/demo/new-{ERIN}",
     ):
-        assert httpx.get(f"{worker}{path}", timeout=10).status_code == 404, path
+        assert httpx.get(f"{worker}{view}", timeout=10).status_code == 404, view
     identity = httpx.get(f"{worker}/identity/demo/laptop-{ERIN}", timeout=10)
     assert identity.status_code == 404 or '"links":[]' in identity.text.replace(" ", "")
     assert httpx.get(f"{worker}/profiles/demo/{OTTO}", timeout=10).status_code == 200
