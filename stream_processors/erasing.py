@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 import rocksdict
+from faust.serializers import codecs
 from faust.types import TableT
 
 from footfall.config import Topics
@@ -52,6 +53,24 @@ class WorkerErasure:
     live_profiles: LiveCache[Any]
     throttle: Throttle
     emit: Emit
+    flush: Callable[[], Awaitable[None]]
+    """Wait until every record sent so far is acknowledged."""
+
+    async def remove(self, table: TableT[Any, Any], keys: list[str], partition: int) -> None:
+        """Remove ``keys`` from ``table``, the tombstones in its changelog acknowledged first.
+
+        Faust writes a table's store at once and its changelog later; after a ``kill -9`` in
+        between the command is read again, finds the keys gone from the store, and would never
+        send the tombstones, so the changelog would keep the last values.
+        """
+        topic = table.changelog_topic.get_topic_name()
+        for key in keys:
+            await self.emit(topic, codecs.dumps("json", key), None, partition)
+        await self.flush()
+        for key in keys:
+            del table[key]
+        if keys:
+            compact(table, partition)
 
     async def fan_out(self, raw: bytes) -> None:
         """A request of the privacy topic becomes a command on every events partition."""
@@ -83,14 +102,18 @@ class WorkerErasure:
         except ValueError as exc:
             raise InvalidMessage(f"a bad erase command: {exc}") from exc
         found = linked_browsers(self.identity.items(), request, partition, self.partitions)
-        for key in found:
-            del self.identity[key]
-            self.live_identities.entries.pop(key, None)
-        if found:
-            compact(self.identity, partition)
-        subjects = sorted({request.subject, *browser_subjects(request.site_id, found)})
-        for erased in subjects:
+        # The subjects are kept before the links go: a crash in between, and the command read
+        # again finds the browsers in the erased-ids table instead of the links.
+        for erased in {request.subject, *browser_subjects(request.site_id, found)}:
             self.erased_browsers[erased] = request.request_id
+        subjects = sorted(
+            erased
+            for erased, request_id in self.erased_browsers.items()
+            if request_id == request.request_id
+        )
+        await self.remove(self.identity, list(found), partition)
+        for key in found:
+            self.live_identities.entries.pop(key, None)
         message = erase_message(request.request_id, request.site_id, subjects, partition)
         for target in range(self.partitions):
             await self.emit(self.topics.identified, request.request_id.encode(), message, target)
@@ -118,12 +141,11 @@ class WorkerErasure:
             list(self.profiles.keys()), message.site_id, subjects, partition, self.partitions
         )
         for key in keys:
-            del self.profiles[key]
+            await self.emit(self.topics.profiles, key.encode(), None, None)
+        await self.remove(self.profiles, keys, partition)
+        for key in keys:
             self.live_profiles.entries.pop(key, None)
             self.throttle.held.pop(key, None)
-            await self.emit(self.topics.profiles, key.encode(), None, None)
-        if keys:
-            compact(self.profiles, partition)
         for erased in sorted(subjects):
             self.erased_profiles[erased] = message.request_id
         done = report(

@@ -179,6 +179,7 @@ class Worker:
             self.live_profiles,
             self.throttle,
             self.emit_to,
+            self.flush,
         )
         self.ticked: dict[str, str] = {}  # due times asked for; the due times live in the table
         # Sweeps for unpublished final states after start-up and each rebalance: a few,
@@ -204,6 +205,9 @@ class Worker:
         """Hand a record straight to the producer; the consumer flushes it before it
         commits the offsets of the messages that led to it."""
         await self.app.producer.send(topic, key, value, None, None, None)
+
+    async def flush(self) -> None:
+        await self.app.producer.flush()
 
     async def emit_to(self, topic: str, key: bytes, value: bytes | None, part: int | None) -> None:
         """:meth:`emit` to a given partition, or a tombstone (``value`` None)."""
