@@ -103,6 +103,8 @@ def erasure_status_command(
 
 
 EXPORTED_TABLES = (*ID_COLUMNS, "dlq_events")
+LISTED_SUBJECTS = "splitByChar(',', {subjects:String})"
+"""The subjects as one bound string: the SQL endpoint binds every parameter as text."""
 
 
 def customer_subjects(sql: SqlClient, site: str, customer_id: str) -> list[str]:
@@ -118,10 +120,13 @@ def customer_subjects(sql: SqlClient, site: str, customer_id: str) -> list[str]:
 
 
 def held_rows(sql: SqlClient, site: str, subjects: list[str]) -> dict[str, list[dict[str, Any]]]:
-    params = {"site": site, "subjects": json.dumps(subjects).replace('"', "'")}
+    params = {"site": site, "subjects": ",".join(subjects)}
     held = {}
     for table in EXPORTED_TABLES:
-        where = dlq_matching() if table == "dlq_events" else matching(ID_COLUMNS[table])
+        if table == "dlq_events":
+            where = dlq_matching(LISTED_SUBJECTS)
+        else:
+            where = matching(ID_COLUMNS[table], LISTED_SUBJECTS)
         columns = "* EXCEPT (events)" if table == "sessions" else "*"
         held[table] = sql.rows(f"SELECT {columns} FROM {table} WHERE {where}", params)
     return held

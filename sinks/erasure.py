@@ -41,16 +41,19 @@ def hashed(expression: str) -> str:
     return f"lower(hex(SHA256(concat(site_id, ':', {plain}))))"
 
 
-def matching(columns: Sequence[str]) -> str:
-    """The WHERE condition of rows of the bound ``{subjects:Array(String)}``."""
-    tests = [f"({c} != '' AND {hashed(c)} IN {{subjects:Array(String)}})" for c in columns]
+BOUND_SUBJECTS = "{subjects:Array(String)}"
+
+
+def matching(columns: Sequence[str], subjects: str = BOUND_SUBJECTS) -> str:
+    """The WHERE condition of rows whose ids are among ``subjects`` (an SQL array)."""
+    tests = [f"({c} != '' AND {hashed(c)} IN {subjects})" for c in columns]
     return "site_id = {site:String} AND (" + " OR ".join(tests) + ")"
 
 
-def dlq_matching() -> str:
+def dlq_matching(subjects: str = BOUND_SUBJECTS) -> str:
     fields = [f"JSONExtractString(payload, '{name}')" for name in DLQ_IDS]
     fields += [f"JSONExtractString(payload, 'event', '{name}')" for name in DLQ_IDS]
-    return matching(fields)
+    return matching(fields, subjects)
 
 
 @dataclass(frozen=True)

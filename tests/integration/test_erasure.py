@@ -4,6 +4,7 @@ the marketing tool is told, and a ``kill -9`` in the middle still ends in ``done
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -222,6 +223,26 @@ def test_an_erased_customer_leaves_no_trace_and_the_others_stay(
     otto_before = count(
         sql, "SELECT count() AS n FROM events WHERE anonymous_id = {o:String}", o=f"tablet-{OTTO}"
     )
+
+    exported = CliRunner().invoke(
+        app,
+        [
+            "export",
+            ERIN,
+            "--site",
+            "demo",
+            "--sink-url",
+            stack.settings.sink_url,
+            "--worker-url",
+            stack.settings.worker_url,
+        ],
+    )
+    assert exported.exit_code == 0, exported.output
+    document = json.loads(exported.stdout)
+    assert document["browsers"] == sorted([f"laptop-{ERIN}", f"phone-{ERIN}"])
+    assert len(document["clickhouse"]["events"]) == 11
+    assert document["worker"]["profile"]["profile_id"] == ERIN
+    assert OTTO not in exported.stdout
 
     result = CliRunner().invoke(
         app,
