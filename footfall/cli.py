@@ -22,6 +22,7 @@ from footfall.bench_broker import BenchBroker, bench_broker, describe
 from footfall.bench_stack import bench_stack_command
 from footfall.config import BrokerKind
 from footfall.lag import LagWatch
+from footfall.privacy_cli import erase_command, erasure_status_command, export_command
 from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import (
     Stack,
@@ -501,6 +502,9 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(segments_app, name="segments")
 app.add_typer(identity_app, name="identity")
 app.command("profile")(profile_command)
+app.command("erase")(erase_command)
+app.command("erasure")(erasure_status_command)
+app.command("export")(export_command)
 bench_app = typer.Typer(
     help="Benchmarks, each printed next to a baseline measured in the same run.",
     no_args_is_help=True,

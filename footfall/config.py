@@ -186,6 +186,15 @@ class Topics(BaseModel):
     def webhooks_attempts(self) -> str:
         return self.name("webhooks.attempts")
 
+    @property
+    def privacy(self) -> str:
+        """Erasure requests and the stores' reports (see schemas.privacy)."""
+        return self.name("privacy")
+
+    @property
+    def audit(self) -> str:
+        return self.name("audit")
+
     def compacted(self) -> frozenset[str]:
         return frozenset({self.profiles})
 
@@ -201,6 +210,8 @@ class Topics(BaseModel):
             self.webhooks_retry,
             self.webhooks_dlq,
             self.webhooks_attempts,
+            self.privacy,
+            self.audit,
         ]
 
 

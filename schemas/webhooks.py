@@ -27,6 +27,7 @@ FIXED_KINDS = frozenset(
         "review.low_rating",
         "webhook.disabled",
         "webhook.test",
+        "customer.erased",
     }
 )
 JOURNEY_KIND = re.compile(r"^journey\.([a-z][a-z0-9_]{0,63}|\*)$")
@@ -53,6 +54,11 @@ class Subscription(BaseModel):
         default_factory=list, description="For segment.* kinds: only these segments (empty = all)."
     )
     disabled_reason: str | None = None
+    personal_traits: bool = Field(
+        default=False,
+        description="Send personal traits (e-mail, phone, name, address) in the profile "
+        "summary; without it they are left out.",
+    )
 
     @field_validator("events")
     @classmethod
@@ -169,8 +175,24 @@ class TestData(BaseModel):
     at: datetime
 
 
+class CustomerErasedData(BaseModel):
+    """Sent to every endpoint that received data about an erased customer, whatever its
+    filter: delete what you hold about these profiles."""
+
+    object: Literal["customer_erased"] = "customer_erased"
+    request_id: str
+    profile_ids: list[str] = Field(description="The ids this endpoint was told about.")
+    at: datetime
+
+
 EventData = Annotated[
-    JourneyData | SegmentData | OrderData | ReviewData | WebhookDisabledData | TestData,
+    JourneyData
+    | SegmentData
+    | OrderData
+    | ReviewData
+    | WebhookDisabledData
+    | TestData
+    | CustomerErasedData,
     Field(discriminator="object"),
 ]
 

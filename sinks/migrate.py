@@ -118,25 +118,38 @@ def record(client: Store, migration: Migration, applied: bool) -> None:
 
 
 TTL_TABLES = ("events", "overflow_events")
+RETENTION_COLUMNS = {
+    "events": "occurred_at",
+    "overflow_events": "occurred_at",
+    "dlq_events": "received_at",
+    "webhook_deliveries": "at",
+}
+"""The time column each table's retention counts from."""
 
 
 def ttl_statements(create_sql: str, table: str, days: int) -> list[str]:
     """The ALTERs that make ``table``'s TTL ``days`` (0: none), given its CREATE statement."""
-    has_ttl = "TTL toDateTime(occurred_at)" in create_sql  # the only TTL set here
+    column = RETENTION_COLUMNS[table]
+    has_ttl = f"TTL toDateTime({column})" in create_sql  # the only TTL set here
     if days == 0:
         return [f"ALTER TABLE {table} REMOVE TTL"] if has_ttl else []
-    wanted = f"toDateTime(occurred_at) + toIntervalDay({days})"
+    wanted = f"toDateTime({column}) + toIntervalDay({days})"
     if wanted in create_sql:
         return []
-    return [f"ALTER TABLE {table} MODIFY TTL toDateTime(occurred_at) + INTERVAL {days} DAY"]
+    return [f"ALTER TABLE {table} MODIFY TTL toDateTime({column}) + INTERVAL {days} DAY"]
 
 
-def apply_events_ttl(client: Store, days: int) -> list[str]:
-    """Set the raw-event tables' TTL to ``days`` (0: keep forever); the statements run."""
+def apply_ttl(client: Store, tables: tuple[str, ...], days: int) -> list[str]:
+    """Set the TTL of ``tables`` to ``days`` (0: keep forever); the statements run."""
     ran = []
-    for table in TTL_TABLES:
+    for table in tables:
         create_sql = str(client.command(f"SHOW CREATE TABLE {table}"))
         for statement in ttl_statements(create_sql, table, days):
             client.command(statement)
             ran.append(statement)
     return ran
+
+
+def apply_events_ttl(client: Store, days: int) -> list[str]:
+    """Set the raw-event tables' TTL to ``days`` (0: keep forever); the statements run."""
+    return apply_ttl(client, TTL_TABLES, days)

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
+from aiokafka.errors import KafkaError
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from schemas.privacy import AuditRecord
 from sinks.clickhouse import Store
 from sinks.settings import SinkSettings
 from sinks.sql_guard import (
@@ -31,6 +35,9 @@ from sinks.sql_guard import (
 )
 
 FORMAT_QUERY = "SELECT formatQuery({q:String})"
+Audit = Callable[[AuditRecord], Awaitable[None]]
+AUDIT_WAIT_S = 5.0
+log = logging.getLogger("footfall.sink")
 ADMIN = "\0admin"  # not a site id: site ids come from the settings' site_tokens values
 
 
@@ -80,6 +87,12 @@ FROM system.tables AS t
 LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name
 GROUP BY t.database, t.name, t.engine
 """
+
+
+def normalized(client: Store, sql: str) -> str:
+    """The query with every literal replaced by ``?`` (ClickHouse's ``normalizeQuery``)."""
+    rows = client.query("SELECT normalizeQuery({q:String})", parameters={"q": sql}).result_rows
+    return str(rows[0][0])
 
 
 def site_scope(client: Store, site: str) -> SiteScope:
@@ -135,10 +148,32 @@ def database_refusal(client: Store, requested: str) -> str | None:
     return f"Database {requested!r} is not served here: the store's tables are in {current!r}"
 
 
-def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> APIRouter:
-    """The endpoint; ``store`` gives the open client, or None while the store is not open."""
+def query_router(
+    settings: SinkSettings, store: Callable[[], Store | None], audit: Audit | None = None
+) -> APIRouter:
+    """The endpoint; ``store`` gives the open client, or None while the store is not open.
+    ``audit`` hears every query a token is allowed to run (its text, never its parameters)."""
     router = APIRouter()
     limits = limits_of(settings)
+
+    async def audited(who: str, sql: str, client: Store) -> None:
+        """Audit the query's shape: its literals (a customer id it names) become ``?``, so
+        the audit log keeps no personal data an erasure could not find."""
+        if audit is None:
+            return
+        shape = await asyncio.to_thread(normalized, client, sql[: limits.max_query_bytes])
+        actor = "admin" if who == ADMIN else f"site token of {who}"
+        record = AuditRecord(
+            at=datetime.now(UTC),
+            actor=actor,
+            action="sql.query",
+            site_id="" if who == ADMIN else who,
+            detail=shape[:4096],
+        )
+        try:
+            await asyncio.wait_for(audit(record), AUDIT_WAIT_S)
+        except (TimeoutError, OSError, RuntimeError, KafkaError) as exc:
+            log.error("the audit record of a SQL query was not written: %s", exc)
 
     def access(request: Request) -> str | None:
         """Who asks: ``ADMIN``, a site id (a site's token), or None (no valid token)."""
@@ -196,6 +231,7 @@ def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> A
             refusal = await asyncio.to_thread(database_refusal, client, requested)
             if refusal is not None:
                 return PlainTextResponse(f"Code: 81. {refusal} (UNKNOWN_DATABASE)\n", 404)
+        await audited(who, sql, client)
         try:
             safe = await asyncio.to_thread(
                 checked_statement,

@@ -281,6 +281,20 @@ def dlq_row(record: dict[str, Any], topic: str, partition: int, offset: int) -> 
 
 # How rows travel to ClickHouse: one JSON array per column. The engine parses it in C++, which is
 # cheaper than building Native blocks in Python, and a failed parse stores nothing of the batch.
+AUDIT_COLUMNS = ("at", "actor", "action", "site_id", "target", "detail")
+
+
+def audit_row(record: dict[str, Any]) -> list[Any]:
+    return [
+        when(record["at"]),
+        str(record["actor"]),
+        str(record["action"]),
+        str(record.get("site_id") or ""),
+        str(record.get("target") or ""),
+        str(record.get("detail") or ""),
+    ]
+
+
 INSERT_FORMAT = "JSONCompactColumns"
 
 
@@ -320,3 +334,4 @@ PROFILES = Table("profiles", PROFILE_COLUMNS, profile_row)
 TRANSITIONS = Table("journey_transitions", TRANSITION_COLUMNS, transition_row)
 SEGMENT_CHANGES = Table("segment_changes", SEGMENT_COLUMNS, segment_row)
 WEBHOOK_ATTEMPTS = Table("webhook_deliveries", ATTEMPT_COLUMNS, attempt_row)
+AUDIT = Table("audit_log", AUDIT_COLUMNS, audit_row)

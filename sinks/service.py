@@ -21,7 +21,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from footfall.lag import LagCollector, LagMonitor
 from sinks.clickhouse import Store, open_when_available
 from sinks.engine import open_store, reads_of
-from sinks.migrate import apply_events_ttl, migrate_up
+from sinks.migrate import apply_events_ttl, apply_ttl, migrate_up
+from sinks.privacy import SinkErasure
+from sinks.privacy_api import PrivacyProducer, privacy_router
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
 from sinks.writer import ClickHouseWriter
@@ -51,6 +53,12 @@ async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio
         ttl = settings.events_ttl_days
         for statement in await asyncio.to_thread(apply_events_ttl, client, ttl):
             log.info("events retention: %s", statement)
+        for table, days in (
+            ("dlq_events", settings.dlq_ttl_days),
+            ("webhook_deliveries", settings.webhook_log_ttl_days),
+        ):
+            for statement in await asyncio.to_thread(apply_ttl, client, (table,), days):
+                log.info("%s retention: %s", table, statement)
         state.writer = ClickHouseWriter(settings, client)
         state.client, state.waiting_for = client, ""
         await state.writer.run(stop)
@@ -79,6 +87,7 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
             if state.writer is None:
                 task.cancel()
             await asyncio.wait([task, lag_task], timeout=10)
+            await producer.close()
 
     app = FastAPI(title="Footfall ClickHouse sink", lifespan=lifespan)
     app.state.sink = state
@@ -87,7 +96,16 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
         """The SQL endpoint reads beside the writer, never queued behind its inserts."""
         return None if state.client is None else reads_of(state.client)
 
-    app.include_router(query_router(settings, reads))
+    producer = PrivacyProducer(settings)
+    app.include_router(query_router(settings, reads, producer.audit))
+
+    def erasure() -> SinkErasure | None:
+        client = reads()
+        if client is None:
+            return None
+        return SinkErasure(client, settings.partitions, settings.erasure_with_dispatcher)
+
+    app.include_router(privacy_router(settings, producer, erasure))
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:

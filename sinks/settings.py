@@ -55,3 +55,20 @@ class SinkSettings(FootfallSettings):
         description="Delete raw events (and overflow events) older than this many days, by "
         "occurred_at; 0 keeps them forever. Applied on start.",
     )
+    erasure_with_dispatcher: bool = Field(
+        default=True,
+        description="An erasure is done only once the webhook dispatcher confirmed its part "
+        "too; false where no dispatcher runs.",
+    )
+    dlq_ttl_days: int = Field(
+        default=0,
+        ge=0,
+        description="Delete DLQ rows older than this many days (by received_at); 0 keeps "
+        "them forever. Applied on start.",
+    )
+    webhook_log_ttl_days: int = Field(
+        default=0,
+        ge=0,
+        description="Delete webhook delivery log rows older than this many days (by at); 0 "
+        "keeps them forever. Applied on start.",
+    )

@@ -19,7 +19,9 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from footfall.kafka import client_options
 from sinks.clickhouse import TRANSIENT_ERRORS, Store, insert_rows
+from sinks.privacy import SinkErasure
 from sinks.rows import (
+    AUDIT,
     DLQ_COLUMNS,
     EVENTS,
     OVERFLOW_EVENTS,
@@ -60,6 +62,7 @@ class Batch:
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
     recovering_events: set[TopicPartition] = field(default_factory=set)
     sources: dict[int, tuple[str, int, int]] = field(default_factory=dict)
+    privacy: list[bytes | None] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -93,8 +96,11 @@ class ClickHouseWriter:
             topics.journey: TRANSITIONS,
             topics.segments: SEGMENT_CHANGES,
             topics.webhooks_attempts: WEBHOOK_ATTEMPTS,
+            topics.audit: AUDIT,
         }
         self.dlq_topic = topics.dlq
+        self.privacy_topic = topics.privacy
+        self.erasure = SinkErasure(client, settings.partitions, settings.erasure_with_dispatcher)
         self.recovery = Recovery()
         self.rows_written = 0
         self.lock = asyncio.Lock()
@@ -113,7 +119,10 @@ class ClickHouseWriter:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = self.consumer()
-        consumer.subscribe([*self.tables, self.dlq_topic], listener=self.recovery)
+        await self.retrying(self.erasure.load)
+        consumer.subscribe(
+            [*self.tables, self.dlq_topic, self.privacy_topic], listener=self.recovery
+        )
         await consumer.start()
         # One batch is stored (inserted, then committed) at a time. Meanwhile the next polls are
         # converted and gathered into the following batch, which so grows with the load (up to
@@ -164,6 +173,11 @@ class ClickHouseWriter:
             batch.offsets[tp] = records[-1].offset + 1
 
     def add(self, batch: Batch, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
+        if tp.topic == self.privacy_topic:
+            batch.privacy.append(record.value)
+            return
+        if tp.topic == self.settings.topics.profiles and record.value is None:
+            return  # a tombstone: the profile was erased (its rows go with the erasure)
         if tp.topic == self.dlq_topic:
             try:
                 data = decode(record.value)
@@ -182,7 +196,15 @@ class ClickHouseWriter:
             batch.rows["dlq_events"].append(dlq_row(reason, tp.topic, tp.partition, record.offset))
 
     async def write(self, batch: Batch) -> None:
-        """Insert every table's rows, waiting out transient ClickHouse failures."""
+        """Insert every table's rows, waiting out transient ClickHouse failures.
+
+        The batch's erasure requests and reports go first: the rows of a customer erased
+        meanwhile are dropped, and the deletions they make due run before the commit."""
+        if batch.privacy:
+            await self.retrying(self.erasure.absorb, batch.privacy)
+        dropped = self.erasure.filter(batch.rows, self.columns_of)
+        if dropped:
+            log.info("dropped %d rows of erased customers", dropped)
         if batch.recovering_events and batch.rows.get("events"):
             batch.rows["events"] = await self.retrying(self.unseen_events, batch.rows["events"])
         for table, rows in batch.rows.items():
@@ -233,6 +255,8 @@ class ClickHouseWriter:
         insert_rows(self.client, table, columns, rows)
 
     def columns_of(self, table: str) -> tuple[str, ...]:
+        if table == "dlq_events":
+            return DLQ_COLUMNS
         for candidate in self.tables.values():
             if candidate.name == table:
                 return candidate.columns

@@ -1,8 +1,9 @@
 """The typed messages of the re-keyed topic, and the one error that marks a bad one. Pure.
 
-Every message on ``events.identified`` is one of four kinds, all keyed by site + profile id:
+Every message on ``events.identified`` is one of five kinds, keyed by site + profile id:
 ``event`` (fold an event in), ``tick`` (fire the timers due by ``now``), ``merge`` (hand an
-anonymous profile over to its customer) and ``absorb`` (fold a handed-over profile in). A
+anonymous profile over to its customer), ``absorb`` (fold a handed-over profile in), and
+``erase`` (sent to a partition, not a key: remove the erased customer's profiles there). A
 message is parsed once, here; anything that does not parse is an :class:`InvalidMessage`, the
 only way a message reaches the dead-letter topic (besides a pure step raising on its data).
 """
@@ -55,16 +56,43 @@ class AbsorbMessage(Addressed):
     merge_id: str = Field(min_length=1)
 
 
+class EraseMessage(BaseModel):
+    """Remove the profiles of this partition whose subject is listed (see erasure.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: Literal["erase"]
+    site_id: str = Field(min_length=1)
+    request_id: str = Field(min_length=1)
+    subjects: list[str]
+    from_part: int
+
+
 Message = Annotated[
     EventMessage | TickMessage | MergeMessage | AbsorbMessage, Field(discriminator="kind")
 ]
+"""A message of one profile, for the profile step."""
 MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+Identified = Annotated[
+    EventMessage | TickMessage | MergeMessage | AbsorbMessage | EraseMessage,
+    Field(discriminator="kind"),
+]
+"""Any message of the re-keyed topic."""
+IDENTIFIED_ADAPTER: TypeAdapter[Identified] = TypeAdapter(Identified)
 
 
 def parse_message(raw: bytes) -> Message:
     """The typed message; raises :class:`InvalidMessage` with the reason."""
     try:
         return MESSAGE_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidMessage(reason_of(exc)) from exc
+
+
+def parse_identified(raw: bytes) -> Identified:
+    """Any message of the re-keyed topic; raises :class:`InvalidMessage` with the reason."""
+    try:
+        return IDENTIFIED_ADAPTER.validate_json(raw)
     except ValidationError as exc:
         raise InvalidMessage(reason_of(exc)) from exc
 

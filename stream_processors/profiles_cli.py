@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
@@ -12,6 +14,7 @@ from rich.console import Console
 
 from footfall.kafka import start_producer
 from footfall.stack import StackSettings
+from schemas.privacy import AuditRecord, subject
 from stream_processors.identity import undo_message
 
 console = Console()
@@ -93,6 +96,17 @@ def identity_undo(
                 settings.topics.events,
                 undo_message(site, anonymous_id),
                 key=f"{site}:{anonymous_id}".encode(),
+            )
+            audit = AuditRecord(
+                at=datetime.now(UTC),
+                actor=getpass.getuser(),
+                action="identity.undo",
+                site_id=site,
+                target=subject(site, anonymous_id),
+                detail="the browser's latest link undone (target: its subject)",
+            )
+            await producer.send_and_wait(
+                settings.topics.audit, audit.model_dump_json().encode(), key=b"identity.undo"
             )
         finally:
             await producer.stop()

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import faust
-import orjson
 from aiokafka.admin import NewTopic
 from mode.utils.times import want_seconds
 from pydantic import ValidationError
@@ -25,6 +24,8 @@ from footfall.config import BrokerKind
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile
 from stream_processors.continuity import Continuity
+from stream_processors.erasing import WorkerErasure, command_body
+from stream_processors.erasure import is_erase
 from stream_processors.figures import figure_values, snapshot, stored
 from stream_processors.identity import (
     BrowserIdentity,
@@ -38,9 +39,10 @@ from stream_processors.identity import (
 from stream_processors.journey_step import JourneyConfig, earliest_due, is_due
 from stream_processors.live import LiveCache
 from stream_processors.messages import (
+    EraseMessage,
     EventMessage,
     InvalidMessage,
-    parse_message,
+    parse_identified,
     reason_of,
     tick_message,
 )
@@ -158,12 +160,27 @@ class Worker:
         )
         self.identity = app.Table("identity", partitions=partitions, schema=schema)
         self.profiles = app.Table("profiles", partitions=partitions, schema=schema)
+        erased_browsers = app.Table("erased_browsers", partitions=partitions, schema=schema)
+        erased_profiles = app.Table("erased_profiles", partitions=partitions, schema=schema)
         # Validated objects last stored per key; emptied whenever partitions move.
         self.live_identities: LiveCache[BrowserIdentity] = LiveCache(settings.live_cache_size)
         self.live_profiles: LiveCache[Profile] = LiveCache(settings.live_cache_size)
         self.continuity = Continuity()  # messages the consumer skipped are read again
         self.dlq_limit = DlqLimit(settings.dlq_max_consecutive, settings.dlq_max_ratio)
         self.throttle = Throttle(settings.snapshot_interval_s)
+        self.erasure = WorkerErasure(
+            self.topics,
+            partitions,
+            self.identity,
+            self.profiles,
+            erased_browsers,
+            erased_profiles,
+            self.live_identities,
+            self.live_profiles,
+            self.throttle,
+            self.emit_to,
+            self.flush,
+        )
         self.ticked: dict[str, str] = {}  # due times asked for; the due times live in the table
         # Sweeps for unpublished final states after start-up and each rebalance: a few,
         # spaced, because tables of newly assigned partitions may still be recovering.
@@ -172,6 +189,8 @@ class Worker:
 
         app.agent(events_topic, name="resolve_identity")(self.resolve_identity)
         app.agent(identified_topic, name="update_profiles")(self.update_profiles)
+        privacy_topic = app.topic(self.topics.privacy, partitions=partitions)
+        app.agent(privacy_topic, name="fan_out_erasures")(self.fan_out_erasures)
         app.timer(settings.timer_interval_s, name="scan_timers")(self.scan_timers)
         snapshot_every = max(0.2, settings.snapshot_interval_s / 2)
         app.timer(snapshot_every, name="flush_snapshots")(self.flush_snapshots)
@@ -186,6 +205,13 @@ class Worker:
         """Hand a record straight to the producer; the consumer flushes it before it
         commits the offsets of the messages that led to it."""
         await self.app.producer.send(topic, key, value, None, None, None)
+
+    async def flush(self) -> None:
+        await self.app.producer.flush()
+
+    async def emit_to(self, topic: str, key: bytes, value: bytes | None, part: int | None) -> None:
+        """:meth:`emit` to a given partition, or a tombstone (``value`` None)."""
+        await self.app.producer.send(topic, key, value, part, None, None)
 
     async def in_order(self, record: faust.types.EventT[bytes]) -> bool:
         """True when the message comes right after the last one of its partition; otherwise
@@ -227,9 +253,9 @@ class Worker:
             raw: bytes = record.value
             offset = record.message.offset
             try:
+                routed: list[Routed] = []
                 if is_command(raw):
-                    self.command(raw, offset)
-                    routed: list[Routed] = []
+                    await self.command(raw, record.message.partition, offset)
                 else:
                     event = parse_event(raw)
                     routed = self.route(event, raw, (record.message.partition, offset))
@@ -249,9 +275,12 @@ class Worker:
         self.identity[browser] = identity.model_dump(mode="json", exclude_defaults=True)
         self.live_identities.put(browser, identity)
 
-    def command(self, raw: bytes, offset: int) -> None:
+    async def command(self, raw: bytes, partition: int, offset: int) -> None:
+        body = command_body(raw)
+        if is_erase(body):
+            await self.erasure.identity_part(body, partition)
+            return
         try:
-            body = orjson.loads(raw)
             browser = table_key(body["site_id"], body["anonymous_id"])
         except KeyError as exc:
             raise InvalidMessage(f"a command without {exc}") from exc
@@ -259,6 +288,8 @@ class Worker:
 
     def route(self, event: Envelope, raw: bytes, source: tuple[int, int]) -> list[Routed]:
         """Route the event (its browser's links stored); the messages to send for it."""
+        if self.erasure.is_erased_browser(event.site_id, event.anonymous_id, event.customer_id):
+            return []  # an erased customer's event still in flight: dropped
         browser = table_key(event.site_id, event.anonymous_id)
         before = self.browser_identity(browser)
         routing, after = route_at(before, event, source[1])
@@ -274,7 +305,12 @@ class Worker:
                 continue
             raw: bytes = record.value
             try:
-                message = parse_message(raw)
+                message = parse_identified(raw)
+                if isinstance(message, EraseMessage):
+                    await self.erasure.profiles_part(message, record.message.partition)
+                    continue
+                if self.erasure.is_erased_profile(message.site_id, message.profile_id):
+                    continue  # in flight when its customer was erased: dropped
                 key = table_key(message.site_id, message.profile_id)
                 before = self.profile_at(key, message.site_id, message.profile_id)
                 outcome = step(before, message, self.config, now(), time.time())
@@ -288,6 +324,10 @@ class Worker:
             if isinstance(message, EventMessage):
                 self.warn_unpriced(message.event)
             await self.applied(key, before, outcome)
+
+    async def fan_out_erasures(self, stream: faust.StreamT[bytes]) -> None:
+        async for raw in stream:
+            await self.erasure.fan_out(raw)
 
     def profile_at(self, key: str, site_id: str, profile_id: str) -> Profile:
         return self.live_profiles.get(

@@ -39,6 +39,7 @@ class NewSubscription(BaseModel):
     enabled: bool = True
     events: list[str]
     segments: list[str] = Field(default_factory=list)
+    personal_traits: bool = False
 
     @field_validator("id", "site_id", "url", "secret", "description", "events", "segments")
     @classmethod
@@ -156,23 +157,29 @@ def admin_router(dispatcher: Dispatcher) -> APIRouter:
         except (ValidationError, UnsafeUrl) as exc:
             raise HTTPException(422, str(exc)) from exc
         store.put(subscription)
+        await dispatcher.audit("subscription.added", subscription)
         return subscription.model_dump(mode="json")
 
     @admin.delete("/subscriptions/{subscription_id}")
     async def remove_subscription(subscription_id: str) -> dict[str, object]:
-        found(subscription_id)
-        return store.remove(subscription_id).public()
+        removed = store.remove(found(subscription_id).id)
+        await dispatcher.audit("subscription.removed", removed)
+        return removed.public()
 
     @admin.post("/subscriptions/{subscription_id}/enable")
     async def enable(subscription_id: str) -> dict[str, object]:
         found(subscription_id)
         dispatcher.state.success(subscription_id)
-        return store.set_enabled(subscription_id, True, None).public()
+        enabled = store.set_enabled(subscription_id, True, None)
+        await dispatcher.audit("subscription.enabled", enabled)
+        return enabled.public()
 
     @admin.post("/subscriptions/{subscription_id}/disable")
     async def disable(subscription_id: str) -> dict[str, object]:
         found(subscription_id)
-        return store.set_enabled(subscription_id, False, "disabled by an admin").public()
+        disabled = store.set_enabled(subscription_id, False, "disabled by an admin")
+        await dispatcher.audit("subscription.disabled", disabled)
+        return disabled.public()
 
     @admin.post("/subscriptions/{subscription_id}/test")
     async def test(subscription_id: str) -> dict[str, object]:

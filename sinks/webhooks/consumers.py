@@ -141,35 +141,48 @@ class RetryReader(Reader):
         self.hold(delivery, tp, record.offset)
 
 
+def positioned_reader(dispatcher: Dispatcher) -> AIOKafkaConsumer:
+    """A reader without a group: its positions live in the state, beside what it read."""
+    return AIOKafkaConsumer(
+        **client_options(dispatcher.settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+
+
+async def resume(consumer: AIOKafkaConsumer, dispatcher: Dispatcher, topic: str) -> None:
+    """Start ``consumer`` on every partition of ``topic`` at the positions in the state."""
+    await consumer.start()
+    tps = await topic_partitions(dispatcher.settings, topic)
+    consumer.assign(tps)
+    for tp in tps:
+        position = dispatcher.state.position(topic, tp.partition)
+        if position is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, position)
+
+
 async def follow_profiles(dispatcher: Dispatcher, stop: asyncio.Event) -> None:
     """Keep the latest snapshot of every profile, resuming at the stored positions."""
     settings = dispatcher.settings
     topic = settings.topics.profiles
     state = dispatcher.state
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
+    consumer = positioned_reader(dispatcher)
     try:
-        tps = await topic_partitions(settings, topic)
-        consumer.assign(tps)
-        for tp in tps:
-            position = state.position(topic, tp.partition)
-            if position is None:
-                await consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, position)
+        await resume(consumer, dispatcher, topic)
         while not stop.is_set():
             polled = await consumer.getmany(timeout_ms=200, max_records=2000)
             snapshots: list[tuple[str, bytes | None]] = []
             positions: dict[tuple[str, int], int] = {}
             for tp, records in polled.items():
                 for record in records:
-                    if record.key is not None:
-                        snapshots.append((record.key.decode(errors="replace"), record.value))
+                    if record.key is None:
+                        continue
+                    snapshot_key = record.key.decode(errors="replace")
+                    if record.value is None or not state.is_erased_key(snapshot_key):
+                        snapshots.append((snapshot_key, record.value))
                 positions[(tp.topic, tp.partition)] = records[-1].offset + 1
             if positions:
                 state.put_profiles(snapshots, positions)

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from footfall.config import Topics
+from schemas.privacy import AuditRecord
 from schemas.webhooks import Delivery, Outcome, Subscription, TestData, WebhookDisabledData
 from sinks.webhooks.deliveries import (
     attempt_record,
@@ -217,6 +218,18 @@ class Dispatcher:
         await self.send(self.topics.webhooks_attempts, record)
         self.metrics.observe(subscription.id, outcome, result.latency_ms)
         return result
+
+    async def audit(self, action: str, subscription: Subscription, actor: str = "admin") -> None:
+        """An admin's change of a subscription, as a row of the audit trail."""
+        record = AuditRecord(
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            site_id=subscription.site_id,
+            target=subscription.id,
+            detail=subscription.url,
+        )
+        await self.send(self.topics.audit, record)
 
     @property
     def topics(self) -> Topics:

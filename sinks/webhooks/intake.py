@@ -13,7 +13,13 @@ from schemas.webhooks import Delivery, ProfileSummary, Subscription
 from sinks.webhooks.deliveries import new_delivery
 from sinks.webhooks.settings import DeliveryPolicy
 from sinks.webhooks.state import DispatcherState
-from sinks.webhooks.summary import apply_cart, clean_traits, last_order_of, summarize
+from sinks.webhooks.summary import (
+    apply_cart,
+    clean_traits,
+    last_order_of,
+    summarize,
+    without_personal,
+)
 from sinks.webhooks.triggers import (
     BadInput,
     Trigger,
@@ -50,6 +56,8 @@ class Intake:
                 return [journey_trigger(message)]
             if topic == self.topics.segments:
                 trigger = segment_trigger(message)
+                if self.state.is_erased(trigger.site_id, str(trigger.profile_id)):
+                    return []
                 self.state.set_membership(
                     trigger.site_id,
                     str(trigger.profile_id),
@@ -68,6 +76,10 @@ class Intake:
         kind = event.get("type")
         anonymous = str(event.get("anonymous_id", ""))
         customer = event.get("customer_id")
+        if self.state.is_erased(site, anonymous) or (
+            customer and self.state.is_erased(site, str(customer))
+        ):
+            return []  # an erased customer's event still in flight
         if customer and anonymous and self.state.linked(site, anonymous) is None:
             self.state.link(site, anonymous, str(customer))
             self.move_cart(site, f"anon-{anonymous}", str(customer))
@@ -123,11 +135,17 @@ class Intake:
             chosen = [s for s in subscriptions if wants(s, trigger)]
             if not chosen:
                 continue
+            about = trigger.profile_id
+            if about is not None and self.state.is_erased(trigger.site_id, about):
+                continue  # its customer was erased while the trigger was in flight
             profile = self.summary(trigger.site_id, trigger.profile_id)
             for subscription in chosen:
-                delivery = new_delivery(
-                    subscription, trigger, profile, self.policy.max_attempts, now
-                )
+                shown = profile
+                if profile is not None and not subscription.personal_traits:
+                    shown = without_personal(profile)
+                delivery = new_delivery(subscription, trigger, shown, self.policy.max_attempts, now)
                 self.state.keep(delivery)
+                if about is not None:
+                    self.state.add_recipient(trigger.site_id, about, delivery)
                 made.append(delivery)
         return made

@@ -15,6 +15,7 @@ from footfall.lag import LagCollector, LagMonitor
 from sinks.webhooks.admin import admin_router, install_error_handlers
 from sinks.webhooks.consumers import InputReader, RetryReader, follow_profiles
 from sinks.webhooks.dispatcher import Dispatcher, crash_on_failure, utcnow
+from sinks.webhooks.erasing import follow_privacy
 from sinks.webhooks.metrics import DeliveryMetrics
 from sinks.webhooks.sender import Sender
 from sinks.webhooks.settings import WebhookSettings
@@ -54,6 +55,7 @@ def create_app(settings: WebhookSettings | None = None) -> FastAPI:
             asyncio.create_task(inputs.run(inputs.handle, stop)),
             asyncio.create_task(retries.run(retries.handle, stop)),
             asyncio.create_task(follow_profiles(dispatcher, stop)),
+            asyncio.create_task(follow_privacy(dispatcher, stop)),
             asyncio.create_task(lag.run(stop)),  # counts the broker's errors, never raises them
         ]
         for task in tasks:

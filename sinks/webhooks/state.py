@@ -10,12 +10,14 @@ Everything here can be rebuilt from Kafka; losing the file costs duplicates, nev
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from schemas.privacy import subject
 from schemas.webhooks import Cart, Delivery, LastOrder
 
 SCHEMA = """
@@ -37,7 +39,32 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_created ON outbox (created_at);
 CREATE TABLE IF NOT EXISTS streaks (
     subscription_id TEXT PRIMARY KEY, failures INTEGER NOT NULL, first_failure_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS recipients (
+    subject TEXT, subscription_id TEXT, delivery_id TEXT, profile_id TEXT,
+    PRIMARY KEY (subject, delivery_id));
+CREATE TABLE IF NOT EXISTS erased (subject TEXT PRIMARY KEY, request_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS erasure_parts (
+    request_id TEXT, part TEXT, PRIMARY KEY (request_id, part));
 """
+
+KEYED_TABLES = ("profiles", "memberships", "carts", "traits", "orders")
+"""Tables keyed by ``site:profile id``, emptied of an erased customer's keys."""
+
+
+def subject_of(stored_key: str) -> str:
+    """The subject of a ``site:id`` key (SQLite calls it as ``subject_of``)."""
+    site, _, id_ = stored_key.partition(":")
+    return subject(site, id_)
+
+
+@dataclass(frozen=True)
+class Erased:
+    """What the state held about an erased customer, now gone."""
+
+    removed: dict[str, int]
+    recipients: dict[str, list[str]]
+    """subscription id → the profile ids it received data about."""
+    delivery_ids: list[str]
 
 
 def key(site_id: str, profile_id: str) -> str:
@@ -54,6 +81,8 @@ class DispatcherState:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA secure_delete=ON")  # an erased row leaves no bytes behind
+        self.db.create_function("subject_of", 1, subject_of, deterministic=True)
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -220,3 +249,92 @@ class DispatcherState:
 
     def success(self, subscription_id: str) -> None:
         self.db.execute("DELETE FROM streaks WHERE subscription_id = ?", (subscription_id,))
+
+    # -------------------------------------------------------------- erasure
+
+    def add_recipient(self, site_id: str, profile_id: str, delivery: Delivery) -> None:
+        """Remember that a subscription received data about a profile."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO recipients VALUES (?, ?, ?, ?)",
+            (
+                subject(site_id, profile_id),
+                delivery.subscription_id,
+                delivery.delivery_id,
+                profile_id,
+            ),
+        )
+
+    def mark_erased(self, subjects: list[str], request_id: str) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO erased VALUES (?, ?)", [(s, request_id) for s in subjects]
+        )
+
+    def is_erased(self, site_id: str, profile_id: str) -> bool:
+        found = self.one("SELECT 1 FROM erased WHERE subject = ?", subject(site_id, profile_id))
+        return found is not None
+
+    def erased_by(self, request_id: str) -> list[str]:
+        rows = self.db.execute("SELECT subject FROM erased WHERE request_id = ?", (request_id,))
+        return sorted(row[0] for row in rows)
+
+    def is_erased_key(self, stored_key: str) -> bool:
+        """Whether a ``site:profile id`` key belongs to an erased customer."""
+        site, _, id_ = stored_key.partition(":")
+        return self.is_erased(site, id_)
+
+    def erasure_part(self, request_id: str, part: str) -> int:
+        """Record an identity part of a request as seen; how many are seen now."""
+        self.db.execute("INSERT OR IGNORE INTO erasure_parts VALUES (?, ?)", (request_id, part))
+        seen: int = self.one("SELECT count(*) FROM erasure_parts WHERE request_id = ?", request_id)
+        return seen
+
+    def who_received(self, subjects: list[str]) -> Erased:
+        """The subscriptions that received data about ``subjects``, and the deliveries."""
+        marks = ",".join("?" * len(subjects))
+        rows = self.db.execute(
+            f"SELECT subscription_id, profile_id, delivery_id FROM recipients "
+            f"WHERE subject IN ({marks})",
+            subjects,
+        ).fetchall()
+        recipients: dict[str, set[str]] = {}
+        for subscription_id, profile_id, _ in rows:
+            recipients.setdefault(subscription_id, set()).add(profile_id)
+        return Erased(
+            removed={},
+            recipients={s: sorted(ids) for s, ids in recipients.items()},
+            delivery_ids=sorted({row[2] for row in rows}),
+        )
+
+    def erase(self, subjects: list[str]) -> Erased:
+        """Remove everything held about ``subjects``, in one transaction, and checkpoint the
+        write-ahead log so the file holds none of it either."""
+        told = self.who_received(subjects)
+        marks = ",".join("?" * len(subjects))
+        ids = told.delivery_ids
+        id_marks = ",".join("?" * len(ids))
+        removed: dict[str, int] = {}
+        with self.db:
+            self.db.execute("BEGIN")
+            for table in KEYED_TABLES:
+                cursor = self.db.execute(
+                    f"DELETE FROM {table} WHERE subject_of(key) IN ({marks})", subjects
+                )
+                removed[f"dispatcher {table}"] = cursor.rowcount
+            cursor = self.db.execute(
+                f"DELETE FROM links WHERE subject_of(key) IN ({marks}) "
+                f"OR subject_of(substr(key, 1, instr(key, ':')) || customer_id) IN ({marks})",
+                [*subjects, *subjects],
+            )
+            removed["dispatcher links"] = cursor.rowcount
+            if ids:
+                for table, column in (("outbox", "delivery_id"), ("delivered", "delivery_id")):
+                    cursor = self.db.execute(
+                        f"DELETE FROM {table} WHERE {column} IN ({id_marks})", ids
+                    )
+                    removed[f"dispatcher {table}"] = cursor.rowcount
+                for delivery_id in ids:
+                    self.db.execute("DELETE FROM handled WHERE key LIKE ?", (f"{delivery_id}:%",))
+            cursor = self.db.execute(f"DELETE FROM recipients WHERE subject IN ({marks})", subjects)
+            removed["dispatcher recipients"] = cursor.rowcount
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return Erased(removed, told.recipients, ids)

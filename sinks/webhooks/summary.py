@@ -72,6 +72,33 @@ def clean_traits(raw: Any) -> dict[str, str | int | float | bool | None]:
     return {str(k): v for k, v in raw.items() if isinstance(v, TRAIT_TYPES)}
 
 
+PERSONAL_TRAITS = frozenset(
+    {
+        "email",
+        "phone",
+        "name",
+        "first_name",
+        "last_name",
+        "firstName",
+        "lastName",
+        "address",
+        "street",
+        "city",
+        "zip",
+        "postal_code",
+        "postalCode",
+        "birthday",
+    }
+)
+"""Traits that name or reach a person: sent only to subscriptions that ask for them."""
+
+
+def without_personal(summary: ProfileSummary) -> ProfileSummary:
+    """The summary for a subscription that did not ask for personal traits. Pure."""
+    traits = {k: v for k, v in summary.traits.items() if k not in PERSONAL_TRAITS}
+    return summary.model_copy(update={"email": None, "phone": None, "traits": traits})
+
+
 def summarize(
     profile_id: str,
     snapshot: dict[str, Any] | None,

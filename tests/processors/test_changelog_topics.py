@@ -61,7 +61,8 @@ def test_changelog_topics_are_led_and_compacted_before_the_worker_starts(tmp_pat
         )
         wanted = changelog_topics(build_app(settings))
         names = {topic.name for topic in wanted}
-        assert names == {"footfall-worker-identity-changelog", "footfall-worker-profiles-changelog"}
+        tables = ("identity", "profiles", "erased_browsers", "erased_profiles")
+        assert names == {f"footfall-worker-{table}-changelog" for table in tables}
         led, policies = asyncio.run(created_then_seen(settings, wanted))
         assert led == dict.fromkeys(names, settings.partitions)
         assert policies == dict.fromkeys(names, "compact")

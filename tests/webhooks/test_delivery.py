@@ -46,7 +46,8 @@ def cart_add(customer: str, product: str, price: str) -> tuple[str, dict[str, An
 def test_signed_payload_carries_the_event_and_profile_summary(
     broker: str, receiver: Receiver, make_dispatcher: Any
 ) -> None:
-    dispatcher = make_dispatcher([subscription(receiver, "ok", ["journey.cart_abandoned"])])
+    wanted = subscription(receiver, "ok", ["journey.cart_abandoned"], personal_traits=True)
+    dispatcher = make_dispatcher([wanted])
     identify = {
         "event_id": str(uuid.uuid4()),
         "type": "identify",
