@@ -123,11 +123,6 @@ def cdn_settings(write_key: str, api_host: str, protocol: str) -> dict[str, Any]
                 "maybeBundledConfigIds": {},
             }
         },
-        "plan": {
-            "track": {"__default": {"enabled": True, "integrations": {}}},
-            "identify": {"__default": {"enabled": True}},
-            "group": {"__default": {"enabled": True}},
-        },
         "edgeFunction": {},
         "analyticsNextEnabled": True,
         "middlewareSettings": {},

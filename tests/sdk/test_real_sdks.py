@@ -1,0 +1,258 @@
+"""The official Segment and RudderStack SDKs, unmodified, against the whole local stack.
+
+Each SDK is configured the way its migration note in the README says (only its URL
+changes) and plays the same shopper's session (:mod:`tests.sdk.session`); every message it
+sent is then found in ClickHouse by its id with its type, customer and totals, nothing of it
+in the DLQ, and the customer's profile adds up. One stack serves the whole module.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from rudderstack.analytics.client import Client as RudderClient
+from segment.analytics.client import Client as SegmentClient
+
+from collector.segment_mapping import event_id_of
+from footfall.sqlclient import SqlClient
+from footfall.stack import Stack, free_port
+from tests.browser.conftest import chromium  # noqa: F401 (a fixture)
+from tests.conftest import stack_settings_for
+from tests.sdk.session import ORDER_TOTAL, Call, session
+from tests.sdk.shop import shop_server
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+HERE = Path(__file__).parent
+NODE_MODULES = HERE / "node_modules"
+ANALYTICS_NEXT = NODE_MODULES / "@segment" / "analytics-next" / "dist" / "umd"
+WRITE_KEY, SECRET_KEY = "demo-write-key", "demo-secret-key"
+
+
+def need_npm_package(path: Path) -> None:
+    """The npm packages come from deploy/local/install.sh; without node they are skipped,
+    except in CI, which has node and must run these tests."""
+    if path.exists():
+        return
+    note = f"{path} missing: run deploy/local/install.sh (needs node and npm)"
+    if os.environ.get("CI") == "true" or shutil.which("node"):
+        pytest.fail(note)
+    pytest.skip(note)
+
+
+@pytest.fixture(scope="module")
+def shop_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, shop_port: int) -> Iterator[Stack]:
+    """The local stack, its demo site also allowing the shop's origin (another port)."""
+    settings = stack_settings_for(tmp_path_factory.mktemp("sdk"))
+    site = {"site_id": "demo", "write_key": WRITE_KEY, "secret_key": SECRET_KEY}
+    origins = [settings.collector_url, f"http://127.0.0.1:{shop_port}"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FOOTFALL_SITES", orjson.dumps([site | {"allowed_origins": origins}]).decode())
+        with Stack(settings) as running:
+            running.start()
+            env.undo()
+            yield running
+
+
+@pytest.fixture(scope="module")
+def sql(stack: Stack) -> Iterator[SqlClient]:
+    client = SqlClient(stack.settings.sink_url, stack.settings.admin_token)
+    yield client
+    client.close()
+
+
+def eventually(check: Callable[[], None], timeout: float = 90) -> None:
+    """Run ``check`` until it passes (the sink and the worker catch up asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def check_stored(
+    sql: SqlClient, calls: list[Call], sent: list[dict[str, Any]], user: str, order_id: str
+) -> None:
+    """Every sent message is one event with the right type, customer and content."""
+    assert len(sent) == len(calls), sent
+    ids = [event_id_of(message["messageId"]) for message in sent]
+    listed = ", ".join(f"'{uuid.UUID(i)}'" for i in ids)
+    query = (
+        "SELECT toString(event_id) AS id, type, customer_id, anonymous_id, order_id, "
+        f"toString(order_total) AS total, properties FROM events FINAL WHERE event_id IN ({listed})"
+    )
+
+    def all_there() -> None:
+        rows = {row["id"]: row for row in sql.rows(query)}
+        assert set(rows) == set(ids), f"{len(rows)} of {len(ids)} stored"
+        for call, message, event_id in zip(calls, sent, ids, strict=True):
+            row = rows[event_id]
+            props = orjson.loads(row["properties"])
+            assert row["type"] == call.expect, (call, row)
+            assert row["customer_id"] == (user if call.identified else ""), (call, row)
+            if call.call == "alias":
+                assert row["anonymous_id"] == call.previous_id
+            if call.expect == "order_placed":
+                assert (row["order_id"], Decimal(row["total"])) == (order_id, ORDER_TOTAL)
+                assert [i["quantity"] for i in props["items"]] == [2, 1]
+            if call.expect == "page_view":
+                assert props == {"name": call.name, "category": call.category}, message
+            if call.expect == "custom":
+                assert props["name"] == call.event
+            if call.call == "identify":
+                traits = props["traits"]
+                assert (traits["email"], traits["address.city"]) == ("ada@example.com", "Lyon")
+            if call.call == "group":
+                traits = props["traits"]
+                assert (traits["company.id"], traits["company.plan"]) == ("acme", "gold")
+
+    eventually(all_there)
+    dlq = f"SELECT count() FROM dlq_events WHERE event_id IN ({listed})"
+    assert int(sql.scalar(dlq)) == 0
+
+
+def check_profile(sql: SqlClient, user: str, page_views: int) -> None:
+    query = (
+        "SELECT orders, toString(revenue) AS revenue, page_views, product_views, cart_adds "
+        "FROM profiles FINAL WHERE profile_id = {user:String}"
+    )
+
+    def adds_up() -> None:
+        rows = sql.rows(query, {"user": user})
+        assert rows, f"no profile for {user}"
+        profile = rows[0]
+        assert (int(profile["orders"]), Decimal(profile["revenue"])) == (1, ORDER_TOTAL)
+        counts = [int(profile[k]) for k in ("page_views", "product_views", "cart_adds")]
+        assert counts == [page_views, 1, 3]
+
+    eventually(adds_up)
+
+
+def python_session(client: Any, user: str, anonymous: str, calls: list[Call]) -> list[Any]:
+    """The session with segment-analytics-python or rudder-sdk-python (the same API)."""
+    sent = []
+    for call in calls:
+        who = {"anonymous_id": anonymous} | ({"user_id": user} if call.identified else {})
+        if call.call == "track":
+            _, message = client.track(event=call.event, properties=call.properties, **who)
+        elif call.call in ("page", "screen"):
+            _, message = getattr(client, call.call)(
+                name=call.name, category=call.category, properties=call.properties, **who
+            )
+        elif call.call == "identify":
+            _, message = client.identify(traits=call.traits, **who)
+        elif call.call == "group":
+            _, message = client.group(group_id=call.group_id, traits=call.traits, **who)
+        else:
+            _, message = client.alias(previous_id=call.previous_id, user_id=user)
+        sent.append(message)
+    client.flush()
+    client.shutdown()
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("sdk", "amount_field"), [("segment", "total"), ("rudderstack", "revenue")]
+)
+def test_python_sdks(stack: Stack, sql: SqlClient, sdk: str, amount_field: str) -> None:
+    user, anonymous, order_id = (f"{sdk}-{part}-{uuid.uuid4().hex[:8]}" for part in "uao")
+    calls = session(order_id, amount_field, previous_id=f"{anonymous}-old")
+    errors: list[Any] = []
+    host = f"{stack.settings.collector_url}/segment"
+    options = {"host": host, "on_error": lambda error, _: errors.append(error), "max_retries": 2}
+    Client = SegmentClient if sdk == "segment" else RudderClient
+    client = Client(write_key=SECRET_KEY, **options)
+    sent = python_session(client, user, anonymous, calls)
+    assert errors == []
+    check_stored(sql, calls, sent, user, order_id)
+    check_profile(sql, user, page_views=3)
+
+
+def test_analytics_node(stack: Stack, sql: SqlClient) -> None:
+    """@segment/analytics-node with the documented host posts to the root /v1/batch."""
+    need_npm_package(NODE_MODULES / "@segment" / "analytics-node")
+    user, anonymous, order_id = (f"node-{part}-{uuid.uuid4().hex[:8]}" for part in "uao")
+    calls = session(order_id, "value", previous_id=f"{anonymous}-old")
+    played = {"userId": user, "anonymousId": anonymous, "calls": [c.as_json() for c in calls]}
+    host = f"{stack.settings.collector_url}/segment"
+    node = ["node", str(HERE / "node_session.js"), host, SECRET_KEY, orjson.dumps(played).decode()]
+    done = subprocess.run(node, capture_output=True, text=True, timeout=60, check=True, cwd=HERE)
+    result = orjson.loads(done.stdout)
+    assert set(result["statuses"]) == {200}, result["statuses"]
+    check_stored(sql, calls, result["sent"], user, order_id)
+    check_profile(sql, user, page_views=3)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("delivery", ["standard", "batching"])
+def test_analytics_next_through_the_standard_snippet(
+    stack: Stack,
+    sql: SqlClient,
+    chromium: Any,  # noqa: F811
+    shop_port: int,
+    delivery: str,
+) -> None:
+    """The browser SDK's own bundle in Chromium, loaded by Segment's snippet from the shop's
+    server (one origin) and talking to the collector (another origin) itself: the CORS
+    preflights and the settings request are the browser's, for real."""
+    need_npm_package(ANALYTICS_NEXT / "standalone.js")
+    options: dict[str, Any] = {}
+    if delivery == "batching":
+        batching = {"strategy": "batching", "config": {"size": 4, "timeout": 300}}
+        options["integrations"] = {"Segment.io": {"deliveryStrategy": batching}}
+    html = snippet_page(f"http://127.0.0.1:{shop_port}", stack.settings.collector_url, options)
+    user, order_id = (f"next-{delivery}-{p}-{uuid.uuid4().hex[:8]}" for p in "uo")
+    calls = session(order_id, "total", previous_id=f"old-{user}")
+    played = {"userId": user, "calls": [c.as_json() for c in calls]}
+    posted: list[str] = []
+    with shop_server(shop_port, html, ANALYTICS_NEXT) as shop:
+        context = chromium.new_context()
+        try:
+            page = context.new_page()
+            page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+            page.goto(f"{shop}/")
+            page.wait_for_function("window.analytics && window.analytics.initialized")
+            result = page.evaluate((HERE / "play_session.js").read_text(), played)
+        finally:
+            context.close()
+    paths = {url.rsplit("/", 1)[-1] for url in posted}
+    assert paths == ({"b"} if delivery == "batching" else {"p", "t", "i", "g", "a", "s"})
+    sent = result["sent"]
+    assert all(message["delivered"] for message in sent)
+    check_stored(sql, calls, sent, user, order_id)
+    # The browser's events: the session's but the alias (the previous id's), and the
+    # snippet's own analytics.page().
+    of_browser = "SELECT count() AS n FROM events FINAL WHERE anonymous_id = {a:String}"
+    assert int(sql.rows(of_browser, {"a": result["anonymousId"]})[0]["n"]) == len(calls)
+    check_profile(sql, user, page_views=4)
+
+
+def snippet_page(shop: str, collector: str, load_options: dict[str, Any]) -> str:
+    """Segment's snippet with the bundle on the shop's server and the collector as CDN."""
+    return (
+        (HERE / "snippet.html")
+        .read_text()
+        .replace("BUNDLE_HOST", shop)
+        .replace("WRITE_KEY", WRITE_KEY)
+        .replace("CDN_URL", f"{collector}/segment")
+        .replace("LOAD_OPTIONS", orjson.dumps(load_options).decode())
+    )
