@@ -52,4 +52,14 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "    note: Chromium is not installed; browser tests will be skipped" >&2
     fi
 fi
+# The official Segment SDKs the tests in tests/sdk drive (pinned in its package-lock.json).
+if command -v npm >/dev/null 2>&1; then
+    echo "==> installing the Segment SDKs for tests/sdk (npm ci)"
+    npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error >/dev/null
+elif [ "${CI:-}" = true ]; then
+    echo "error: CI runs tests/sdk with node and npm, which are not installed" >&2
+    exit 1
+else
+    echo "    note: no node/npm; the tests of the Segment JavaScript SDKs will be skipped" >&2
+fi
 echo "==> ready: .venv/bin/footfall --help"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from segment.analytics.client import Client
 
+from collector.app import create_app
 from collector.segment import SEGMENT_NAMESPACE, to_footfall
 from footfall.brokers import BrokerProcess
 from tests.collector.conftest import Uvicorn, collector_settings
@@ -107,3 +112,129 @@ def test_message_ids_become_event_ids() -> None:
     derived = to_footfall({"type": "page", "messageId": "ajs-123"})["event_id"]
     assert derived == str(uuid.uuid5(SEGMENT_NAMESPACE, "ajs-123"))
     assert to_footfall({"type": "page", "messageId": "ajs-123"})["event_id"] == derived
+
+
+@pytest.fixture
+def no_kafka() -> Iterator[TestClient]:
+    """The app in-process with no broker to reach: every produce answers 503."""
+    settings = collector_settings("127.0.0.1:1")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def test_analytics_js_reads_its_settings_from_the_collector(no_kafka: TestClient) -> None:
+    answer = no_kafka.get("/segment/v1/projects/a-write/settings")
+    assert answer.status_code == 200
+    segment_io = answer.json()["integrations"]["Segment.io"]
+    assert segment_io == segment_io | {
+        "apiKey": "a-write",
+        "apiHost": "testserver/segment/v1",
+        "protocol": "http",
+    }
+    assert list(answer.json()["integrations"]) == ["Segment.io"]  # no other destination
+    unknown = no_kafka.get("/segment/v1/projects/nope/settings")
+    assert (unknown.status_code, unknown.json()["code"]) == (401, "unauthorized")
+    secret = no_kafka.get("/segment/v1/projects/a-secret/settings")
+    assert secret.status_code == 403
+
+
+def test_the_preflight_allows_the_headers_the_sdks_send(no_kafka: TestClient) -> None:
+    """analytics.js retries with X-Retry-Count and basic auth, RudderStack's sends
+    AnonymousId: a preflight refusing one of them drops the browser's events."""
+    for path in ("/segment/v1/t", "/segment/v1/b", "/v1/batch"):
+        answer = no_kafka.options(
+            path,
+            headers={
+                "Origin": "https://a.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,x-retry-count",
+            },
+        )
+        assert answer.status_code == 204
+        allowed = {
+            h.strip().lower() for h in answer.headers["access-control-allow-headers"].split(",")
+        }
+        assert {"authorization", "content-type", "x-retry-count", "anonymousid"} <= allowed
+
+
+def test_errors_have_segment_codes_and_only_transient_ones_are_retryable(
+    no_kafka: TestClient,
+) -> None:
+    """rudder-sdk-python reads ``code`` and ``message``; the SDKs retry 429 and 5xx only."""
+    message = {"type": "track", "event": "Product Viewed", "anonymousId": "a"}
+    wrong_key = no_kafka.post("/segment/v1/t", json=message, headers=basic("nope"))
+    assert wrong_key.status_code == 401
+    assert wrong_key.json() | {"message": "?"} == {
+        "success": False,
+        "code": "unauthorized",
+        "message": "?",
+        "error": wrong_key.json()["message"],
+    }
+    bad_json = no_kafka.post("/segment/v1/batch", content=b"{", headers=basic("a-write"))
+    assert (bad_json.status_code, bad_json.json()["code"]) == (400, "bad_request")
+    down = no_kafka.post("/segment/v1/t", json=message | {"writeKey": "a-write"})
+    assert (down.status_code, down.json()["code"]) == (503, "service_unavailable")
+    assert down.headers["retry-after"] == "2"
+    native = no_kafka.post("/v1/batch", json={"write_key": "nope", "batch": []})
+    assert native.json() == {"error": "unknown or missing write key"}  # native shape kept
+
+
+def post(client: TestClient, path: str, **request: Any) -> Any:
+    """POST the way an SDK does: again after a 503 (a fresh broker still electing leaders)."""
+    for _ in range(10):
+        answer = client.post(path, **request)
+        if answer.status_code != 503:
+            return answer
+        time.sleep(1)
+    return answer
+
+
+def test_every_call_on_every_path_with_every_way_of_giving_the_key(
+    broker: BrokerProcess, make_client: Any
+) -> None:
+    client: TestClient = make_client(collector_settings(broker.bootstrap))
+    now = datetime.now(UTC).isoformat()
+    calls = {
+        "track": {"event": "Product Viewed", "properties": {"product_id": "p1"}},
+        "identify": {"userId": "c-1", "traits": {"email": "c@example.com"}},
+        "page": {"name": "Home"},
+        "screen": {"name": "Cart"},
+        "group": {"userId": "c-1", "groupId": "acme", "traits": {"name": "Acme"}},
+        "alias": {"userId": "c-1", "previousId": "old"},
+    }
+    sent: list[str] = []
+    for n, (call, fields) in enumerate(calls.items()):
+        for path in (f"/segment/v1/{call}", f"/segment/v1/{call[0]}"):
+            message_id = f"{call}-{path}"
+            message = {"anonymousId": "anon-1", "messageId": message_id, "timestamp": now}
+            by_body = n % 2 == 0
+            answer = post(
+                client,
+                path,
+                json=message | fields | ({"writeKey": "a-secret"} if by_body else {}),
+                headers={} if by_body else basic("a-secret"),
+            )
+            assert (answer.status_code, answer.json()["rejected"]) == (200, []), answer.text
+            sent.append(message_id)
+    batch = [
+        {"type": call, "messageId": f"{call}-{path}", "anonymousId": "anon-1"} | fields
+        for call, fields in calls.items()
+        for path in ("/segment/v1/batch", "/segment/v1/import", "/segment/v1/b", "/v1/batch")
+    ]
+    for path in ("/segment/v1/batch", "/segment/v1/import", "/segment/v1/b", "/v1/batch"):
+        mine = [m for m in batch if m["messageId"].endswith(path)]
+        body = {"batch": mine, "sentAt": now}
+        answer = post(client, path, json=body, headers=basic("a-secret"))
+        assert (answer.status_code, answer.json()["rejected"]) == (200, []), (path, answer.text)
+        sent += [m["messageId"] for m in mine]
+    # analytics-node's batch at the root with the key only in the body, too:
+    root = {"batch": [batch[0] | {"messageId": "root-by-body"}], "writeKey": "a-secret"}
+    assert post(client, "/v1/batch", json=root).json()["accepted"] == 1
+    sent.append("root-by-body")
+    stored = {r["event_id"] for r in read_topic(broker.bootstrap, "t.events")}
+    assert stored == {str(uuid.uuid5(SEGMENT_NAMESPACE, m)) for m in sent}
+    assert read_topic(broker.bootstrap, "t.events.dlq", idle_s=1) == []
