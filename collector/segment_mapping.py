@@ -46,7 +46,6 @@ from schemas.events import (
 )
 
 SEGMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://footfall.dev/segment/messageId")
-CALLS = frozenset({"track", "identify", "page", "screen", "group", "alias"})
 SHORT_PATHS = {
     "t": "track",
     "i": "identify",

@@ -3,7 +3,8 @@
 Each SDK is configured the way its migration note in the README says (only its URL
 changes) and plays the same shopper's session (:mod:`tests.sdk.session`); every message it
 sent is then found in ClickHouse by its id with its type, customer and totals, nothing of it
-in the DLQ, and the customer's profile adds up. One stack serves the whole module.
+in the DLQ, and the customer's profile adds up. One stack serves the whole module (the
+``sql`` fixture of tests/conftest.py reads this module's ``stack``).
 """
 
 from __future__ import annotations
@@ -67,13 +68,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, shop_port: int) -> Iterator[
             running.start()
             env.undo()
             yield running
-
-
-@pytest.fixture(scope="module")
-def sql(stack: Stack) -> Iterator[SqlClient]:
-    client = SqlClient(stack.settings.sink_url, stack.settings.admin_token)
-    yield client
-    client.close()
 
 
 def eventually(check: Callable[[], None], timeout: float = 90) -> None:
