@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from rudderstack.analytics.client import Client as RudderClient
@@ -51,6 +53,12 @@ def need_npm_package(path: Path) -> None:
     pytest.skip(note)
 
 
+def demo_sites(*origins: str) -> str:
+    """``FOOTFALL_SITES`` with the demo site, its pages allowed at ``origins``."""
+    site = {"site_id": "demo", "write_key": WRITE_KEY, "secret_key": SECRET_KEY}
+    return orjson.dumps([site | {"allowed_origins": list(origins)}]).decode()
+
+
 @pytest.fixture(scope="module")
 def shop_port() -> int:
     return free_port()
@@ -60,10 +68,10 @@ def shop_port() -> int:
 def stack(tmp_path_factory: pytest.TempPathFactory, shop_port: int) -> Iterator[Stack]:
     """The local stack, its demo site also allowing the shop's origin (another port)."""
     settings = stack_settings_for(tmp_path_factory.mktemp("sdk"))
-    site = {"site_id": "demo", "write_key": WRITE_KEY, "secret_key": SECRET_KEY}
-    origins = [settings.collector_url, f"http://127.0.0.1:{shop_port}"]
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("FOOTFALL_SITES", orjson.dumps([site | {"allowed_origins": origins}]).decode())
+        env.setenv(
+            "FOOTFALL_SITES", demo_sites(settings.collector_url, f"http://127.0.0.1:{shop_port}")
+        )
         with Stack(settings) as running:
             running.start()
             env.undo()
@@ -250,3 +258,69 @@ def snippet_page(shop: str, collector: str, load_options: dict[str, Any]) -> str
         .replace("CDN_URL", f"{collector}/segment")
         .replace("LOAD_OPTIONS", orjson.dumps(load_options).decode())
     )
+
+
+@pytest.fixture
+def collector_without_kafka(tmp_path: Path, shop_port: int) -> Iterator[str]:
+    """``python -m collector`` with no broker to reach: every event is answered 503."""
+    port = free_port()
+    env = os.environ | {
+        "FOOTFALL_PORT": str(port),
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "FOOTFALL_SITES": demo_sites(f"http://127.0.0.1:{shop_port}"),
+    }
+    with (tmp_path / "collector.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "collector"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            eventually(lambda: assert_alive(url), timeout=30)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def assert_alive(url: str) -> None:
+    try:
+        assert httpx.get(f"{url}/healthz").status_code == 200
+    except httpx.TransportError as exc:
+        raise AssertionError(str(exc)) from exc
+
+
+@pytest.mark.browser
+def test_analytics_next_retries_a_503_through_the_cors_preflight(
+    collector_without_kafka: str,
+    chromium: Any,  # noqa: F811
+    shop_port: int,
+) -> None:
+    """While Kafka is down the collector answers 503; analytics.js keeps the event and
+    retries it with ``X-Retry-Count``, a header its preflight must allow (else Chromium
+    blocks the retry and the event is lost)."""
+    need_npm_package(ANALYTICS_NEXT / "standalone.js")
+    html = snippet_page(f"http://127.0.0.1:{shop_port}", collector_without_kafka, {})
+    answered: list[tuple[str | None, int]] = []
+    with shop_server(shop_port, html, ANALYTICS_NEXT) as shop:
+        context = chromium.new_context()
+        try:
+            page = context.new_page()
+
+            def on_response(response: Any) -> None:
+                if response.request.method == "POST":
+                    retry = response.request.headers.get("x-retry-count")
+                    answered.append((retry, response.status))
+
+            page.on("response", on_response)
+            page.goto(f"{shop}/")
+            page.wait_for_function("window.analytics && window.analytics.initialized")
+            page.evaluate("analytics.track('Product Viewed', {product_id: 'p1'})")
+            eventually(lambda: assert_retried(page, answered), timeout=30)
+        finally:
+            context.close()
+
+
+def assert_retried(page: Any, answered: list[tuple[str | None, int]]) -> None:
+    page.wait_for_timeout(500)  # lets Playwright deliver the page's events
+    assert (None, 503) in answered
+    assert any(retry is not None and status == 503 for retry, status in answered), answered
