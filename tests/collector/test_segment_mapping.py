@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collector.batch import RequestFacts, validate_batch
 from collector.segment_mapping import to_footfall
@@ -178,3 +180,76 @@ def test_alias_links_the_previous_id_to_the_user() -> None:
         "old-anon",
         "c-1",
     )
+
+
+# What JSON from an SDK carries: 64-bit integers, finite numbers (the JavaScript SDKs cannot
+# send others; a larger integer or NaN is garbage, refused per event as
+# tests/collector/test_fuzz.py checks).
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=300)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+spec_keys = st.sampled_from(
+    [
+        "product_id",
+        "sku",
+        "id",
+        "name",
+        "category",
+        "brand",
+        "price",
+        "quantity",
+        "currency",
+        "order_id",
+        "checkout_id",
+        "total",
+        "revenue",
+        "value",
+        "shipping",
+        "tax",
+        "discount",
+        "subtotal",
+        "coupon",
+        "query",
+        "rating",
+        "review_body",
+        "cart_id",
+        "url",
+        "title",
+        "experiment_id",
+        "variation_id",
+        "score",
+        "text",
+        "reason",
+        "products",
+    ]
+)
+properties = st.dictionaries(spec_keys | st.text(max_size=20), values, max_size=12)
+names = st.sampled_from([name for name, _, _ in SPEC_EVENTS] + ["Feedback Submitted"]) | st.text(
+    min_size=1, max_size=200
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    call=st.sampled_from(["track", "page", "screen", "identify", "group", "alias"]),
+    name=names,
+    props=properties,
+    traits=st.dictionaries(st.text(max_size=30), values, max_size=80),
+    user=st.none() | st.text(min_size=1, max_size=100),
+)
+def test_whatever_an_sdk_sends_through_its_api_is_stored_not_refused(
+    call: str, name: str, props: dict[str, Any], traits: dict[str, Any], user: str | None
+) -> None:
+    """Any event name, any JSON in properties and traits: stored, never sent to the DLQ."""
+    message = {"type": call, "event": name, "properties": props, "traits": traits}
+    message |= {"userId": user, "groupId": "g", "previousId": "old"} if user else {}
+    stored(message)
