@@ -189,6 +189,24 @@ def test_python_sdks(stack: Stack, sql: SqlClient, sdk: str, amount_field: str) 
     check_profile(sql, user, page_views=3)
 
 
+@pytest.mark.parametrize("Client", [SegmentClient, RudderClient])
+def test_a_wrong_key_is_reported_by_the_python_sdks_with_its_code(
+    stack: Stack, Client: type[Any]
+) -> None:
+    """Both SDKs raise their APIError from the error body's ``code`` and ``message``
+    (rudder-sdk-python failed with ``KeyError: 'code'`` before) and give up at once."""
+    errors: list[Any] = []
+    host = f"{stack.settings.collector_url}/segment"
+    client = Client(write_key="not-a-key", host=host, on_error=lambda e, _: errors.append(e))
+    client.track(anonymous_id="a", event="Product Viewed", properties={"product_id": "p"})
+    started = time.monotonic()
+    client.flush()
+    client.shutdown()
+    assert [(e.status, e.code) for e in errors] == [(401, "unauthorized")]
+    assert "write key" in errors[0].message
+    assert time.monotonic() - started < 5  # not retried
+
+
 def test_analytics_node(stack: Stack, sql: SqlClient) -> None:
     """@segment/analytics-node with the documented host posts to the root /v1/batch."""
     need_npm_package(NODE_MODULES / "@segment" / "analytics-node")
