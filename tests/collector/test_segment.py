@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -181,60 +179,3 @@ def test_errors_have_segment_codes_and_only_transient_ones_are_retryable(
     assert down.headers["retry-after"] == "2"
     native = no_kafka.post("/v1/batch", json={"write_key": "nope", "batch": []})
     assert native.json() == {"error": "unknown or missing write key"}  # native shape kept
-
-
-def post(client: TestClient, path: str, **request: Any) -> Any:
-    """POST the way an SDK does: again after a 503 (a fresh broker still electing leaders)."""
-    for _ in range(10):
-        answer = client.post(path, **request)
-        if answer.status_code != 503:
-            return answer
-        time.sleep(1)
-    return answer
-
-
-def test_every_call_on_every_path_with_every_way_of_giving_the_key(
-    broker: BrokerProcess, make_client: Any
-) -> None:
-    client: TestClient = make_client(collector_settings(broker.bootstrap))
-    now = datetime.now(UTC).isoformat()
-    calls = {
-        "track": {"event": "Product Viewed", "properties": {"product_id": "p1"}},
-        "identify": {"userId": "c-1", "traits": {"email": "c@example.com"}},
-        "page": {"name": "Home"},
-        "screen": {"name": "Cart"},
-        "group": {"userId": "c-1", "groupId": "acme", "traits": {"name": "Acme"}},
-        "alias": {"userId": "c-1", "previousId": "old"},
-    }
-    sent: list[str] = []
-    for n, (call, fields) in enumerate(calls.items()):
-        for path in (f"/segment/v1/{call}", f"/segment/v1/{call[0]}"):
-            message_id = f"{call}-{path}"
-            message = {"anonymousId": "anon-1", "messageId": message_id, "timestamp": now}
-            by_body = n % 2 == 0
-            answer = post(
-                client,
-                path,
-                json=message | fields | ({"writeKey": "a-secret"} if by_body else {}),
-                headers={} if by_body else basic("a-secret"),
-            )
-            assert (answer.status_code, answer.json()["rejected"]) == (200, []), answer.text
-            sent.append(message_id)
-    batch = [
-        {"type": call, "messageId": f"{call}-{path}", "anonymousId": "anon-1"} | fields
-        for call, fields in calls.items()
-        for path in ("/segment/v1/batch", "/segment/v1/import", "/segment/v1/b", "/v1/batch")
-    ]
-    for path in ("/segment/v1/batch", "/segment/v1/import", "/segment/v1/b", "/v1/batch"):
-        mine = [m for m in batch if m["messageId"].endswith(path)]
-        body = {"batch": mine, "sentAt": now}
-        answer = post(client, path, json=body, headers=basic("a-secret"))
-        assert (answer.status_code, answer.json()["rejected"]) == (200, []), (path, answer.text)
-        sent += [m["messageId"] for m in mine]
-    # analytics-node's batch at the root with the key only in the body, too:
-    root = {"batch": [batch[0] | {"messageId": "root-by-body"}], "writeKey": "a-secret"}
-    assert post(client, "/v1/batch", json=root).json()["accepted"] == 1
-    sent.append("root-by-body")
-    stored = {r["event_id"] for r in read_topic(broker.bootstrap, "t.events")}
-    assert stored == {str(uuid.uuid5(SEGMENT_NAMESPACE, m)) for m in sent}
-    assert read_topic(broker.bootstrap, "t.events.dlq", idle_s=1) == []

@@ -9,6 +9,7 @@ in the DLQ, and the customer's profile adds up. One stack serves the whole modul
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -187,6 +189,59 @@ def test_python_sdks(stack: Stack, sql: SqlClient, sdk: str, amount_field: str) 
     assert errors == []
     check_stored(sql, calls, sent, user, order_id)
     check_profile(sql, user, page_views=3)
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def test_every_call_on_every_path_with_every_way_of_giving_the_key(
+    stack: Stack, sql: SqlClient
+) -> None:
+    """Long and short paths, batch and import, the root /v1/batch, the key as basic auth or
+    in the body: every message stored, none in the DLQ."""
+    now = datetime.now(UTC).isoformat()
+    calls = {
+        "track": {"event": "Product Viewed", "properties": {"product_id": "p1"}},
+        "identify": {"userId": "c-1", "traits": {"email": "c@example.com"}},
+        "page": {"name": "Home"},
+        "screen": {"name": "Cart"},
+        "group": {"userId": "c-1", "groupId": "acme", "traits": {"name": "Acme"}},
+        "alias": {"userId": "c-1", "previousId": "old"},
+    }
+    run = uuid.uuid4().hex[:8]
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+    for n, (call, fields) in enumerate(calls.items()):
+        for path in (f"/segment/v1/{call}", f"/segment/v1/{call[0]}"):
+            message = {"anonymousId": f"paths-{run}", "messageId": f"{run}{path}", "timestamp": now}
+            by_body = n % 2 == 0
+            body = message | fields | ({"writeKey": SECRET_KEY} if by_body else {})
+            requests.append((path, body, {} if by_body else basic(SECRET_KEY)))
+    for path in ("/segment/v1/batch", "/segment/v1/import", "/segment/v1/b", "/v1/batch"):
+        batch = [
+            {"type": call, "messageId": f"{run}{path}/{call}", "anonymousId": f"paths-{run}"}
+            | fields
+            for call, fields in calls.items()
+        ]
+        requests.append((path, {"batch": batch, "sentAt": now}, basic(SECRET_KEY)))
+    # analytics-node's batch at the root with the key only in the body, too:
+    root = [{"type": "page", "messageId": f"{run}/root", "anonymousId": f"paths-{run}"}]
+    requests.append(("/v1/batch", {"batch": root, "writeKey": SECRET_KEY}, {}))
+    sent: list[str] = []
+    with httpx.Client(base_url=stack.settings.collector_url, timeout=10) as client:
+        for path, body, headers in requests:
+            answer = client.post(path, json=body, headers=headers)
+            assert (answer.status_code, answer.json()["rejected"]) == (200, []), answer.text
+            sent += [m["messageId"] for m in body.get("batch", [body])]
+    ids = {event_id_of(m) for m in sent}
+    listed = ", ".join(f"'{i}'" for i in sorted(ids))
+
+    def all_there() -> None:
+        query = f"SELECT toString(event_id) AS id FROM events FINAL WHERE event_id IN ({listed})"
+        assert {row["id"] for row in sql.rows(query)} == ids
+
+    eventually(all_there)
+    assert int(sql.scalar(f"SELECT count() FROM dlq_events WHERE event_id IN ({listed})")) == 0
 
 
 @pytest.mark.parametrize("Client", [SegmentClient, RudderClient])
