@@ -32,25 +32,21 @@ from collector.ingest import (
 )
 from collector.metrics import CollectorMetrics
 from collector.openapi import RESPONSES, body_doc, with_event_schemas
-from collector.segment import segment_router
+from collector.segment import (
+    SEGMENT_PATHS,
+    answered_as_segment,
+    receive_segment_batch,
+    segment_error,
+    segment_router,
+    segment_shaped,
+)
 from collector.settings import CollectorSettings
 
 __all__ = ["Collector", "KafkaDown", "create_app", "gzip_body"]
 
 log = logging.getLogger("footfall.collector")
 STATIC_DIR = Path(__file__).parent / "static"
-MEASURED_PATHS = frozenset(
-    {
-        "/v1/batch",
-        "/v1/event",
-        "/segment/v1/batch",
-        "/segment/v1/track",
-        "/segment/v1/identify",
-        "/segment/v1/page",
-        "/segment/v1/screen",
-        "/segment/v1/alias",
-    }
-)
+MEASURED_PATHS = frozenset({"/v1/batch", "/v1/event"}) | SEGMENT_PATHS
 
 
 def report_failure(task: asyncio.Task[None]) -> None:
@@ -119,6 +115,8 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
+        if answered_as_segment(request):
+            return segment_error(exc.status, exc.message, exc.headers)
         return error(exc.status, exc.message, exc.headers)
 
     app.add_middleware(
@@ -155,10 +153,13 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         Each bad event is rejected on its own: the answer lists its index and reason, and
         the raw event goes to the DLQ topic. 401 unknown key, 403 origin not allowed for
         the site, 413 too large, 429 rate limited and 503 Kafka unavailable (both with
-        ``Retry-After``).
+        ``Retry-After``). A Segment SDK's batch (basic auth or ``writeKey``) is read as
+        ``/segment/v1/batch``: ``@segment/analytics-node`` posts here whatever its host's path.
         """
         collector.admit(request)
         data = await read_json(request)
+        if segment_shaped(request, data):
+            return await receive_segment_batch(request, data)
         credentials = collector.authenticate(presented_key(request, data))
         check_origin(credentials, request)
         sent_at = client_sent_at(data.get("sent_at"))

@@ -11,7 +11,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.metrics import CollectorMetrics
 
-ALLOW_HEADERS = "Content-Type, Content-Encoding, Authorization, X-Footfall-Key"
+ALLOW_HEADERS = (
+    "Content-Type, Content-Encoding, Authorization, X-Footfall-Key, X-Retry-Count, AnonymousId"
+)
 
 
 def cors_preflight(origin: str, allowed: bool) -> Response:

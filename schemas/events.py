@@ -102,11 +102,13 @@ class LineItem(Strict):
 
 
 class PageViewProperties(Strict):
+    name: ShortText | None = Field(default=None, description="The page's or screen's name.")
     category: ShortText | None = None
 
 
 class ClickProperties(Strict):
     element: ShortText | None = None
+    product_id: Identifier | None = Field(default=None, description="A product clicked.")
     text: ShortText | None = None
     href: Annotated[str, Field(max_length=2048)] | None = None
 

