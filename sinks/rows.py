@@ -314,6 +314,30 @@ def to_row(table: Table, value: bytes | None) -> list[Any]:
         raise BadMessage(f"{table.name}: {type(exc).__name__}: {exc}") from None
 
 
+EventKey = tuple[str, str, str]
+"""What makes an event row one event: (site_id, anonymous_id, event_id), the tail of the events
+tables' sorting key, so the sink's look-up of stored keys reads only the granules they sit in."""
+
+SITE, ANONYMOUS, EVENT_ID = map(EVENT_COLUMNS.index, ("site_id", "anonymous_id", "event_id"))
+
+
+def event_key(row: list[Any]) -> EventKey:
+    return (str(row[SITE]), str(row[ANONYMOUS]), str(row[EVENT_ID]).lower())
+
+
+def new_events(rows: list[list[Any]], stored: set[EventKey]) -> list[list[Any]]:
+    """Pure. The rows whose key is neither in ``stored`` nor earlier in ``rows``: the same event
+    at two offsets (a client's retry after a lost answer, a second collector) is one row."""
+    seen = set(stored)
+    fresh = []
+    for row in rows:
+        key = event_key(row)
+        if key not in seen:
+            seen.add(key)
+            fresh.append(row)
+    return fresh
+
+
 EVENTS = Table("events", EVENT_COLUMNS, event_row)
 OVERFLOW_EVENTS = Table("overflow_events", EVENT_COLUMNS, event_row)
 PROFILES = Table("profiles", PROFILE_COLUMNS, profile_row)

@@ -1,8 +1,10 @@
 """Kafka → ClickHouse: batches by size and time, commits only after ClickHouse confirmed.
 
 Redelivery never double-counts: every table uses a Replacing engine keyed on the record's
-identity, and right after a partition is (re)assigned the events already stored are
-filtered out before insert, so even raw ``count()`` stays exact.
+identity, and every batch of events is filtered before insert against the events already
+stored (and against itself), so the same event at two offsets — a redelivery after a crash or
+rebalance, or a client's retry that reached Kafka again — is one row, and a raw ``count()`` of
+``events`` and ``overflow_events`` stays exact without ``FINAL``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from footfall.kafka import client_options
@@ -28,9 +29,12 @@ from sinks.rows import (
     TRANSITIONS,
     WEBHOOK_ATTEMPTS,
     BadMessage,
+    EventKey,
     Table,
     decode,
     dlq_row,
+    event_key,
+    new_events,
     to_row,
 )
 from sinks.settings import SinkSettings
@@ -58,25 +62,11 @@ class Batch:
 
     rows: dict[str, list[list[Any]]] = field(default_factory=lambda: defaultdict(list))
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
-    recovering_events: set[TopicPartition] = field(default_factory=set)
     sources: dict[int, tuple[str, int, int]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
-
-
-class Recovery(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Marks newly assigned partitions: their first batch may repeat stored rows."""
-
-    def __init__(self) -> None:
-        self.recovering: set[TopicPartition] = set()
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self.recovering -= set(revoked)
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.recovering |= set(assigned)
 
 
 class ClickHouseWriter:
@@ -95,7 +85,7 @@ class ClickHouseWriter:
             topics.webhooks_attempts: WEBHOOK_ATTEMPTS,
         }
         self.dlq_topic = topics.dlq
-        self.recovery = Recovery()
+        self.exact = {EVENTS.name, OVERFLOW_EVENTS.name}
         self.rows_written = 0
         self.lock = asyncio.Lock()
 
@@ -113,7 +103,7 @@ class ClickHouseWriter:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = self.consumer()
-        consumer.subscribe([*self.tables, self.dlq_topic], listener=self.recovery)
+        consumer.subscribe([*self.tables, self.dlq_topic])
         await consumer.start()
         # One batch is stored (inserted, then committed) at a time. Meanwhile the next polls are
         # converted and gathered into the following batch, which so grows with the load (up to
@@ -147,7 +137,6 @@ class ClickHouseWriter:
         """Insert the batch, then commit its offsets: never the other way round."""
         await self.write(batch)
         await consumer.commit(batch.offsets)
-        self.recovery.recovering -= batch.recovering_events
 
     async def collect(
         self, polled: dict[TopicPartition, list[ConsumerRecord[Any, Any]]], batch: Batch
@@ -155,8 +144,6 @@ class ClickHouseWriter:
         """Add the polled records to ``batch`` as rows, yielding to the loop now and then so the
         batch being stored can go on."""
         for tp, records in polled.items():
-            if tp.topic == self.settings.topics.events and tp in self.recovery.recovering:
-                batch.recovering_events.add(tp)
             for at, record in enumerate(records, 1):
                 self.add(batch, tp, record)
                 if at % YIELD_EVERY == 0:
@@ -183,13 +170,11 @@ class ClickHouseWriter:
 
     async def write(self, batch: Batch) -> None:
         """Insert every table's rows, waiting out transient ClickHouse failures."""
-        if batch.recovering_events and batch.rows.get("events"):
-            batch.rows["events"] = await self.retrying(self.unseen_events, batch.rows["events"])
         for table, rows in batch.rows.items():
             if not rows:
                 continue
             try:
-                await self.retrying(self.insert, table, rows)
+                self.rows_written += await self.retrying(self.insert, table, rows)
             except REJECTED as exc:
                 if table == "dlq_events":
                     raise
@@ -197,7 +182,6 @@ class ClickHouseWriter:
                 rejected = await self.one_by_one(table, rows, batch.sources)
                 if rejected:
                     await self.retrying(self.insert, "dlq_events", rejected)
-            self.rows_written += len(rows)
 
     async def one_by_one(
         self, table: str, rows: list[list[Any]], sources: dict[int, tuple[str, int, int]]
@@ -206,7 +190,7 @@ class ClickHouseWriter:
         rejected = []
         for row in rows:
             try:
-                await self.retrying(self.insert, table, [row])
+                self.rows_written += await self.retrying(self.insert, table, [row])
             except REJECTED as exc:
                 topic, partition, offset = sources.get(id(row), ("", -1, -1))
                 reason = {
@@ -228,9 +212,17 @@ class ClickHouseWriter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_backoff_s)
 
-    def insert(self, table: str, rows: list[list[Any]]) -> None:
+    def insert(self, table: str, rows: list[list[Any]]) -> int:
+        """Insert ``rows``, of events those not stored yet only (looked up again on every try,
+        so an insert that went through before its answer was lost is not made twice); returns
+        how many rows were inserted."""
+        if table in self.exact:
+            rows = new_events(rows, self.stored_keys(table, rows))
+            if not rows:
+                return 0
         columns = DLQ_COLUMNS if table == "dlq_events" else self.columns_of(table)
         insert_rows(self.client, table, columns, rows)
+        return len(rows)
 
     def columns_of(self, table: str) -> tuple[str, ...]:
         for candidate in self.tables.values():
@@ -238,16 +230,15 @@ class ClickHouseWriter:
                 return candidate.columns
         raise KeyError(table)
 
-    def unseen_events(self, rows: list[list[Any]]) -> list[list[Any]]:
-        """Rows whose event id is not stored yet for their site (used after a partition is
-        assigned): two sites may send the same id, each its own event."""
-        ids = [row[0] for row in rows]
-        stored = {
-            (str(r[0]), str(r[1]))
-            for r in self.client.query(
-                "SELECT event_id, site_id FROM events WHERE event_id IN "
-                "(SELECT toUUIDOrZero(arrayJoin({ids:Array(String)})))",  # a bad id finds nothing
-                parameters={"ids": ids},
-            ).result_rows
-        }
-        return [row for row in rows if (str(row[0]), str(row[1])) not in stored]
+    def stored_keys(self, table: str, rows: list[list[Any]]) -> set[EventKey]:
+        """The keys of ``rows`` already in ``table``, found through its sorting key (a bad id
+        finds nothing; the insert then refuses it and the row goes to the DLQ)."""
+        sites, browsers, ids = zip(*map(event_key, rows), strict=True)
+        found = self.client.query(
+            f"SELECT site_id, anonymous_id, toString(event_id) FROM {table} "
+            "WHERE (site_id, anonymous_id, event_id) IN (SELECT k.1, k.2, toUUIDOrZero(k.3) FROM "
+            "(SELECT arrayJoin(arrayZip({s:Array(String)}, {a:Array(String)}, {e:Array(String)}))"
+            " AS k))",
+            parameters={"s": list(sites), "a": list(browsers), "e": list(ids)},
+        )
+        return {(str(s), str(a), str(e)) for s, a, e in found.result_rows}
