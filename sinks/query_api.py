@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import time
 from collections.abc import Callable
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import Histogram
 
 from sinks.clickhouse import Store
 from sinks.settings import SinkSettings
@@ -135,8 +137,13 @@ def database_refusal(client: Store, requested: str) -> str | None:
     return f"Database {requested!r} is not served here: the store's tables are in {current!r}"
 
 
-def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> APIRouter:
-    """The endpoint; ``store`` gives the open client, or None while the store is not open."""
+def query_router(
+    settings: SinkSettings,
+    store: Callable[[], Store | None],
+    seconds: Histogram | None = None,
+) -> APIRouter:
+    """The endpoint; ``store`` gives the open client, or None while the store is not open;
+    ``seconds`` (labelled by outcome: ok, refused, error) times each query that reached it."""
     router = APIRouter()
     limits = limits_of(settings)
 
@@ -196,6 +203,8 @@ def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> A
             refusal = await asyncio.to_thread(database_refusal, client, requested)
             if refusal is not None:
                 return PlainTextResponse(f"Code: 81. {refusal} (UNKNOWN_DATABASE)\n", 404)
+        began = time.perf_counter()
+        outcome = "error"
         try:
             safe = await asyncio.to_thread(
                 checked_statement,
@@ -210,10 +219,15 @@ def query_router(settings: SinkSettings, store: Callable[[], Store | None]) -> A
             result: bytes = await asyncio.to_thread(
                 client.raw_query, safe, parameters=parameters or None
             )
+            outcome = "ok"
         except QueryRefused as exc:
+            outcome = "refused"
             return refused(exc)
         except ClickHouseError as exc:
             return PlainTextResponse(f"{exc}\n", status_code=400)
+        finally:
+            if seconds is not None:
+                seconds.labels(outcome).observe(time.perf_counter() - began)
         return Response(result, media_type="text/plain; charset=UTF-8")
 
     return router

@@ -1,25 +1,31 @@
 """Kafka → ClickHouse: batches by size and time, commits only after ClickHouse confirmed.
 
 Redelivery never double-counts: every table uses a Replacing engine keyed on the record's
-identity, and every batch of events is filtered before insert against the events already
-stored (and against itself), so the same event at two offsets — a redelivery after a crash or
+identity, and every batch of events is cleared of the events already stored and of its own
+repeats before insert, so the same event at two offsets — a redelivery after a crash or
 rebalance, or a client's retry that reached Kafka again — is one row, and a raw ``count()`` of
-``events`` and ``overflow_events`` stays exact without ``FINAL``.
+``events`` and ``overflow_events`` stays exact without ``FINAL``. What is "already stored" is
+asked of ClickHouse for the rows the sink's memory of recent events knows (``sinks.recent``),
+and for every row of a partition's first batch after it was (re)assigned.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from footfall.kafka import client_options
 from sinks.clickhouse import TRANSIENT_ERRORS, Store, insert_rows
+from sinks.metrics import SinkMetrics
+from sinks.recent import RecentKeys, load_statement
 from sinks.rows import (
     DLQ_COLUMNS,
     EVENTS,
@@ -41,6 +47,8 @@ from sinks.settings import SinkSettings
 
 log = logging.getLogger("footfall.sink")
 
+RECEIVED_AT = EVENTS.columns.index("received_at")
+DLQ_STAGE = DLQ_COLUMNS.index("stage")
 # Records converted between two chances for the event loop to move the stored batch on.
 YIELD_EVERY = 500
 # How long a poll waits while a batch is being stored and the next one already has rows.
@@ -63,18 +71,38 @@ class Batch:
     rows: dict[str, list[list[Any]]] = field(default_factory=lambda: defaultdict(list))
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
     sources: dict[int, tuple[str, int, int]] = field(default_factory=dict)
+    recovering: set[TopicPartition] = field(default_factory=set)
+    """Partitions whose first records since an assignment are in the batch."""
 
     @property
     def size(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
 
 
+class Recovery(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Marks newly assigned partitions: their first batch may repeat rows another sink (or
+    this one before a restart) stored."""
+
+    def __init__(self) -> None:
+        self.recovering: set[TopicPartition] = set()
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.recovering -= set(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.recovering |= set(assigned)
+
+
 class ClickHouseWriter:
     """Consumes the Footfall topics and writes them to ClickHouse."""
 
-    def __init__(self, settings: SinkSettings, client: Store) -> None:
+    def __init__(
+        self, settings: SinkSettings, client: Store, metrics: SinkMetrics | None = None
+    ) -> None:
         self.settings = settings
         self.client = client
+        self.metrics = metrics or SinkMetrics()
+        self.consumer_: AIOKafkaConsumer | None = None
         topics = settings.topics
         self.tables: dict[str, Table] = {
             topics.events: EVENTS,
@@ -86,6 +114,8 @@ class ClickHouseWriter:
         }
         self.dlq_topic = topics.dlq
         self.exact = {EVENTS.name, OVERFLOW_EVENTS.name}
+        self.recent = {table: RecentKeys(settings.dedup_window_keys) for table in self.exact}
+        self.recovery = Recovery()
         self.rows_written = 0
         self.lock = asyncio.Lock()
 
@@ -102,8 +132,9 @@ class ClickHouseWriter:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = self.consumer()
-        consumer.subscribe([*self.tables, self.dlq_topic])
+        await asyncio.to_thread(self.remember_recent)
+        consumer = self.consumer_ = self.consumer()
+        consumer.subscribe([*self.tables, self.dlq_topic], listener=self.recovery)
         await consumer.start()
         # One batch is stored (inserted, then committed) at a time. Meanwhile the next polls are
         # converted and gathered into the following batch, which so grows with the load (up to
@@ -136,7 +167,10 @@ class ClickHouseWriter:
     async def store(self, consumer: AIOKafkaConsumer, batch: Batch) -> None:
         """Insert the batch, then commit its offsets: never the other way round."""
         await self.write(batch)
+        began = time.perf_counter()
         await consumer.commit(batch.offsets)
+        self.metrics.commit_seconds.observe(time.perf_counter() - began)
+        self.recovery.recovering -= batch.recovering
 
     async def collect(
         self, polled: dict[TopicPartition, list[ConsumerRecord[Any, Any]]], batch: Batch
@@ -144,6 +178,9 @@ class ClickHouseWriter:
         """Add the polled records to ``batch`` as rows, yielding to the loop now and then so the
         batch being stored can go on."""
         for tp, records in polled.items():
+            self.metrics.records.labels(tp.topic).inc(len(records))
+            if tp in self.recovery.recovering:
+                batch.recovering.add(tp)
             for at, record in enumerate(records, 1):
                 self.add(batch, tp, record)
                 if at % YIELD_EVERY == 0:
@@ -170,27 +207,35 @@ class ClickHouseWriter:
 
     async def write(self, batch: Batch) -> None:
         """Insert every table's rows, waiting out transient ClickHouse failures."""
+        recovering = {
+            self.tables[tp.topic].name for tp in batch.recovering if tp.topic in self.tables
+        }
         for table, rows in batch.rows.items():
             if not rows:
                 continue
+            everyone = table in recovering
             try:
-                self.rows_written += await self.retrying(self.insert, table, rows)
+                self.rows_written += await self.retrying(self.insert, table, rows, everyone)
             except REJECTED as exc:
                 if table == "dlq_events":
                     raise
                 log.warning("%s refused a batch (%s); inserting row by row", table, exc)
-                rejected = await self.one_by_one(table, rows, batch.sources)
+                rejected = await self.one_by_one(table, rows, batch.sources, everyone)
                 if rejected:
                     await self.retrying(self.insert, "dlq_events", rejected)
 
     async def one_by_one(
-        self, table: str, rows: list[list[Any]], sources: dict[int, tuple[str, int, int]]
+        self,
+        table: str,
+        rows: list[list[Any]],
+        sources: dict[int, tuple[str, int, int]],
+        everyone: bool,
     ) -> list[list[Any]]:
         """Insert ``rows`` singly; the DLQ rows for those ClickHouse can never take."""
         rejected = []
         for row in rows:
             try:
-                self.rows_written += await self.retrying(self.insert, table, [row])
+                self.rows_written += await self.retrying(self.insert, table, [row], everyone)
             except REJECTED as exc:
                 topic, partition, offset = sources.get(id(row), ("", -1, -1))
                 reason = {
@@ -212,17 +257,36 @@ class ClickHouseWriter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_backoff_s)
 
-    def insert(self, table: str, rows: list[list[Any]]) -> int:
-        """Insert ``rows``, of events those not stored yet only (looked up again on every try,
-        so an insert that went through before its answer was lost is not made twice); returns
-        how many rows were inserted."""
+    def insert(self, table: str, rows: list[list[Any]], everyone: bool = False) -> int:
+        """Insert ``rows``, of events only those not stored yet, and return how many went in.
+
+        Stored is asked of ClickHouse for the rows the memory of recent events knows, or for
+        all of them (``everyone``: the first batch of a newly assigned partition). The keys are
+        remembered before the insert, so a try that went through before its answer was lost
+        is looked up on the next try and not made twice."""
+        began = time.perf_counter()
         if table in self.exact:
-            rows = new_events(rows, self.stored_keys(table, rows))
+            recent = self.recent[table]
+            doubtful = rows if everyone else [row for row in rows if event_key(row) in recent]
+            stored = self.stored_keys(table, doubtful) if doubtful else set()
+            fresh = new_events(rows, stored)
+            self.metrics.duplicates.labels(table).inc(len(rows) - len(fresh))
+            recent.add(map(event_key, fresh))
+            rows = fresh
             if not rows:
                 return 0
         columns = DLQ_COLUMNS if table == "dlq_events" else self.columns_of(table)
         insert_rows(self.client, table, columns, rows)
+        self.metrics.insert_seconds.labels(table).observe(time.perf_counter() - began)
+        self.metrics.stored(table, rows, RECEIVED_AT if table == EVENTS.name else None)
+        if table == "dlq_events":
+            for row in rows:
+                self.metrics.dlq_row(row[DLQ_STAGE])
         return len(rows)
+
+    def assigned(self) -> int | None:
+        """How many partitions the consumer holds now; None before it started."""
+        return None if self.consumer_ is None else len(self.consumer_.assignment())
 
     def columns_of(self, table: str) -> tuple[str, ...]:
         for candidate in self.tables.values():
@@ -231,14 +295,23 @@ class ClickHouseWriter:
         raise KeyError(table)
 
     def stored_keys(self, table: str, rows: list[list[Any]]) -> set[EventKey]:
-        """The keys of ``rows`` already in ``table``, found through its sorting key (a bad id
-        finds nothing; the insert then refuses it and the row goes to the DLQ)."""
-        sites, browsers, ids = zip(*map(event_key, rows), strict=True)
+        """The keys of ``rows`` already in ``table``, found through its sorting key's prefix
+        (site_id, anonymous_id); a bad id finds nothing, the insert then refuses it and the
+        row goes to the DLQ."""
+        keys = zip(*map(event_key, rows), strict=True)
+        sites, browsers, ids = (sorted(set(column)) for column in keys)
         found = self.client.query(
             f"SELECT site_id, anonymous_id, toString(event_id) FROM {table} "
-            "WHERE (site_id, anonymous_id, event_id) IN (SELECT k.1, k.2, toUUIDOrZero(k.3) FROM "
-            "(SELECT arrayJoin(arrayZip({s:Array(String)}, {a:Array(String)}, {e:Array(String)}))"
-            " AS k))",
-            parameters={"s": list(sites), "a": list(browsers), "e": list(ids)},
+            "WHERE site_id IN {s:Array(String)} AND anonymous_id IN {a:Array(String)} "
+            "AND event_id IN (SELECT toUUIDOrZero(arrayJoin({e:Array(String)})))",
+            parameters={"s": sites, "a": browsers, "e": ids},
         )
         return {(str(s), str(a), str(e)) for s, a, e in found.result_rows}
+
+    def remember_recent(self) -> None:
+        """Fill the memory of recent events from the store (the process just started)."""
+        hours, limit = self.settings.dedup_window_hours, self.settings.dedup_window_keys
+        for table, recent in self.recent.items():
+            found = self.client.query(load_statement(table, hours, limit)).result_rows
+            recent.add((str(s), str(a), str(e)) for s, a, e in reversed(found))
+            log.info("remembered %d recent %s", len(found), table)
