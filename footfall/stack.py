@@ -177,6 +177,16 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def sink_writing(sink_url: str) -> bool:
+    """The sink opened its store and runs its writer: the start-up gate. Its ``/readyz`` also
+    waits for the consumer group's first assignment, which the later processes need not wait
+    for (on a fresh broker the group coordinator takes seconds to appear)."""
+    try:
+        return httpx.get(f"{sink_url}/healthz", timeout=1.0).json().get("status") != "waiting"
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
 @dataclass
 class Child:
     name: str
@@ -251,7 +261,7 @@ class Stack:
                     "FOOTFALL_PORT": str(s.sink_port),
                     "FOOTFALL_ADMIN_TOKEN": s.admin_token,
                 },
-                lambda: http_ok(f"{s.sink_url}/readyz"),
+                lambda: sink_writing(s.sink_url),
                 f"{s.sink_url} (read-only SQL)",
             ),
             Child(

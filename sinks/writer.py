@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from footfall.kafka import client_options
+from footfall.kafka import client_options, ensure_topics
 from sinks.clickhouse import TRANSIENT_ERRORS, Store, insert_rows
 from sinks.metrics import SinkMetrics
 from sinks.recent import RecentKeys, load_statement
@@ -132,6 +132,7 @@ class ClickHouseWriter:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        await ensure_topics(self.settings)  # subscribing waits for every topic to exist
         await asyncio.to_thread(self.remember_recent)
         consumer = self.consumer_ = self.consumer()
         consumer.subscribe([*self.tables, self.dlq_topic], listener=self.recovery)
