@@ -182,7 +182,8 @@ def sink_writing(sink_url: str) -> bool:
     waits for the consumer group's first assignment, which the later processes need not wait
     for (on a fresh broker the group coordinator takes seconds to appear)."""
     try:
-        return httpx.get(f"{sink_url}/healthz", timeout=1.0).json().get("status") != "waiting"
+        status = httpx.get(f"{sink_url}/healthz", timeout=1.0).json().get("status")
+        return bool(status is not None and status != "waiting")
     except (httpx.HTTPError, ValueError):
         return False
 
