@@ -257,6 +257,11 @@ class FootfallSettings(BaseSettings):
         "work; production (set by the deploy manifests and the image): a process refuses "
         "to start with any of them.",
     )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: one JSON object per line (for a log pipeline); text: for a person "
+        "(footfall up).",
+    )
     health: HealthSettings = Field(
         default_factory=HealthSettings, description="When a process reports itself not ready."
     )

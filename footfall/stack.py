@@ -237,6 +237,7 @@ class Stack:
             "FOOTFALL_PARTITIONS": str(s.partitions),
             "FOOTFALL_BROKER_KIND": kind.value,
             "FOOTFALL_MODE": s.mode.value,  # demo unless asked: the local stack has demo keys
+            "FOOTFALL_LOG_FORMAT": "text",  # its logs are files a person reads
             "PYTHONUNBUFFERED": "1",
         }
         if self.broker is not None:

@@ -22,12 +22,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from footfall.kafka import client_options, ensure_topics
+from footfall.kafka import REQUEST_ID_HEADER, client_options, ensure_topics
 from sinks.clickhouse import TRANSIENT_ERRORS, Store, insert_rows
 from sinks.metrics import SinkMetrics
 from sinks.recent import RecentKeys, load_statement
 from sinks.rows import (
     DLQ_COLUMNS,
+    EVENT_ID,
     EVENTS,
     OVERFLOW_EVENTS,
     PROFILES,
@@ -77,6 +78,14 @@ class Batch:
     @property
     def size(self) -> int:
         return sum(len(rows) for rows in self.rows.values())
+
+
+def request_id_of(record: ConsumerRecord[Any, Any]) -> str:
+    """The collector's request id of a record (its ``footfall-request-id`` header), or ''."""
+    for key, value in record.headers or ():
+        if key == REQUEST_ID_HEADER and isinstance(value, bytes):
+            return value.decode(errors="replace")
+    return ""
 
 
 class Recovery(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -187,6 +196,11 @@ class ClickHouseWriter:
                 if at % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
             batch.offsets[tp] = records[-1].offset + 1
+            if log.isEnabledFor(logging.DEBUG):  # which requests' events this batch stores
+                where = {"topic": tp.topic, "partition": tp.partition}
+                where |= {"offsets": f"{records[0].offset}-{records[-1].offset}"}
+                where["request_ids"] = sorted({request_id_of(r) for r in records} - {""})
+                log.debug("read %d records", len(records), extra=where)
 
     def add(self, batch: Batch, tp: TopicPartition, record: ConsumerRecord[Any, Any]) -> None:
         if tp.topic == self.dlq_topic:
@@ -202,7 +216,9 @@ class ClickHouseWriter:
             batch.rows[table.name].append(row)
             batch.sources[id(row)] = (tp.topic, tp.partition, record.offset)
         except BadMessage as exc:
-            log.warning("bad message %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc)
+            where = {"topic": tp.topic, "partition": tp.partition, "offset": record.offset}
+            where["request_id"] = request_id_of(record)
+            log.warning("bad message %s[%d]@%d: %s", *where.values(), exc, extra=where)
             reason = {"reason": str(exc), "stage": "sink", "payload": repr(record.value)}
             batch.rows["dlq_events"].append(dlq_row(reason, tp.topic, tp.partition, record.offset))
 
@@ -271,7 +287,16 @@ class ClickHouseWriter:
             doubtful = rows if everyone else [row for row in rows if event_key(row) in recent]
             stored = self.stored_keys(table, doubtful) if doubtful else set()
             fresh = new_events(rows, stored)
-            self.metrics.duplicates.labels(table).inc(len(rows) - len(fresh))
+            if len(fresh) < len(rows):
+                kept = set(map(id, fresh))
+                dropped = [str(row[EVENT_ID]) for row in rows if id(row) not in kept]
+                self.metrics.duplicates.labels(table).inc(len(dropped))
+                log.info(
+                    "%s: %d events already stored, not inserted again",
+                    table,
+                    len(dropped),
+                    extra={"table": table, "event_ids": dropped[:20]},
+                )
             recent.add(map(event_key, fresh))
             rows = fresh
             if not rows:

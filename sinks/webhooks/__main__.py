@@ -6,15 +6,22 @@ import logging
 
 import uvicorn
 
+from footfall.logs import configure_logging
 from sinks.webhooks.service import create_app
 from sinks.webhooks.settings import WebhookSettings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = WebhookSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    configure_logging("webhooks", settings.log_format)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        log_config=None,  # uvicorn's loggers go to the root's handler: the same format
+    )
 
 
 if __name__ == "__main__":

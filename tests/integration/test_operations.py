@@ -71,14 +71,16 @@ def urls(stack: Stack) -> dict[str, str]:
     }
 
 
-def post(stack: Stack, batch: list[dict[str, Any]]) -> None:
+def post(stack: Stack, batch: list[dict[str, Any]], request_id: str = "") -> None:
+    headers = {"Authorization": "Bearer demo-secret-key"}  # httpx's agent is a bot's
     answer = httpx.post(
         f"{stack.settings.collector_url}/v1/batch",
         json={"batch": batch},
-        headers={"Authorization": "Bearer demo-secret-key"},  # httpx's agent is a bot's
+        headers=headers | ({"X-Request-ID": request_id} if request_id else {}),
         timeout=10,
     )
     assert answer.json()["accepted"] == len(batch), answer.text
+    assert answer.headers["X-Request-ID"] == (request_id or answer.headers["X-Request-ID"])
 
 
 def scrape(stack: Stack, process: str) -> str:
@@ -105,9 +107,10 @@ def ready(stack: Stack, process: str) -> dict[str, Any]:
     return body
 
 
-async def copy_again(stack: Stack, event_ids: set[str]) -> int:
-    """Produce the collector's records of ``event_ids`` again, byte for byte: the same events
-    at new offsets, as when a client retries after its answer was lost."""
+async def copy_again(stack: Stack, event_ids: set[str]) -> set[bytes]:
+    """Produce the collector's records of ``event_ids`` again, byte for byte (headers too):
+    the same events at new offsets, as when a client retries after its answer was lost.
+    Returns the request ids the records carried."""
     bootstrap, topic = stack.settings.bootstrap, stack.settings.topics.events
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
@@ -125,10 +128,13 @@ async def copy_again(stack: Stack, event_ids: set[str]) -> int:
     await producer.start()
     try:
         for record in found:
-            await producer.send_and_wait(topic, record.value, key=record.key)
+            await producer.send_and_wait(
+                topic, record.value, key=record.key, headers=list(record.headers)
+            )
     finally:
         await producer.stop()
-    return len(found)
+    assert len(found) == len(event_ids)
+    return {value for r in found for key, value in r.headers if key == "footfall-request-id"}
 
 
 def test_the_same_event_at_a_new_offset_stays_one_row_of_raw_events(
@@ -136,11 +142,11 @@ def test_the_same_event_at_a_new_offset_stays_one_row_of_raw_events(
 ) -> None:
     batch = [page_view(f"again-{n}") for n in range(5)]
     ids = {item["event_id"] for item in batch}
-    post(stack, batch)
+    post(stack, batch, "retry-test-1")
     query = "SELECT count() FROM events WHERE anonymous_id LIKE 'again-%'"
     stored = eventually(lambda: sql.scalar(query), lambda n: n == 5)
     assert stored == 5
-    assert asyncio.run(copy_again(stack, ids)) == 5
+    assert asyncio.run(copy_again(stack, ids)) == {b"retry-test-1"}  # the request id travels
 
     def dropped() -> float:
         return sample(scrape(stack, "sink"), "footfall_sink_duplicates_dropped_total")
