@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import gc
 
-import uvicorn
-
 from footfall.logs import configure_logging
+from footfall.serving import serve
 from sinks.service import create_app
 from sinks.settings import SinkSettings
 
@@ -18,13 +17,7 @@ def main() -> None:
     # conversion time, and the long-lived start-up objects are left out of every collection.
     gc.freeze()
     gc.set_threshold(50_000, 10, 10)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        log_config=None,  # uvicorn's loggers go to the root's handler: the same format
-    )
+    serve(create_app(settings), settings.host, settings.port)
 
 
 if __name__ == "__main__":

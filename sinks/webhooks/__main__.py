@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-import uvicorn
-
 from footfall.logs import configure_logging
+from footfall.serving import serve
 from sinks.webhooks.service import create_app
 from sinks.webhooks.settings import WebhookSettings
 
@@ -15,13 +14,7 @@ def main() -> None:
     settings = WebhookSettings()
     configure_logging("webhooks", settings.log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        log_config=None,  # uvicorn's loggers go to the root's handler: the same format
-    )
+    serve(create_app(settings), settings.host, settings.port)
 
 
 if __name__ == "__main__":

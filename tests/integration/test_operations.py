@@ -11,9 +11,9 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -27,12 +27,12 @@ from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from tests.collector.events import page_view
 from tests.conftest import stack_settings_for
+from tests.integration.test_lag import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMMIT_STALL_S = 8
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +50,6 @@ def sql(stack: Stack) -> Iterator[SqlClient]:
     client = SqlClient(stack.settings.sink_url, stack.settings.admin_token)
     yield client
     client.close()
-
-
-def eventually(read: Callable[[], T], ok: Callable[[T], bool], timeout_s: float = 60) -> T:
-    deadline = time.monotonic() + timeout_s
-    value = read()
-    while not ok(value) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        value = read()
-    return value
 
 
 def urls(stack: Stack) -> dict[str, str]:
