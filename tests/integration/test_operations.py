@@ -137,13 +137,22 @@ def test_the_same_event_at_a_new_offset_stays_one_row_of_raw_events(
     query = "SELECT count() FROM events WHERE anonymous_id LIKE 'again-%'"
     stored = eventually(lambda: sql.scalar(query), lambda n: n == 5)
     assert stored == 5
+    topic = stack.settings.topics.events
+
+    def committed_and_lag() -> tuple[float, float]:
+        """The sink's committed offsets on the events topic (summed) and its lag there, as
+        the broker reports them: an offset is committed only once its rows are stored."""
+        metrics = scrape(stack, "sink")
+        offsets = sample(metrics, "footfall_consumer_committed_offset", topic=topic)
+        return offsets, sample(metrics, "footfall_consumer_lag", topic=topic)
+
+    before, _ = eventually(committed_and_lag, lambda r: r[0] >= 5 and r[1] == 0)
     assert asyncio.run(copy_again(stack, ids)) == {b"retry-test-1"}  # the request id travels
-
-    def dropped() -> float:
-        return sample(scrape(stack, "sink"), "footfall_sink_duplicates_dropped_total")
-
-    assert eventually(dropped, lambda n: n >= 5) >= 5  # the copies reached the sink
+    after, _ = eventually(committed_and_lag, lambda r: r[0] >= before + 5)
+    assert after == before + 5  # the copies were read, stored and committed
     assert sql.scalar(query) == 5  # raw count(), no FINAL
+    dropped = sample(scrape(stack, "sink"), "footfall_sink_duplicates_dropped_total")
+    assert dropped == 5
     assert sql.scalar(query.replace("FROM events", "FROM events FINAL")) == 5
 
 
