@@ -322,19 +322,20 @@ SITE, ANONYMOUS, EVENT_ID = map(EVENT_COLUMNS.index, ("site_id", "anonymous_id",
 
 
 def event_key(row: list[Any]) -> EventKey:
-    return (str(row[SITE]), str(row[ANONYMOUS]), str(row[EVENT_ID]).lower())
+    """The key of an event row (``event_row`` gives the id in lower case, as ClickHouse's
+    ``toString`` does)."""
+    return (row[SITE], row[ANONYMOUS], row[EVENT_ID])
 
 
-def new_events(rows: list[list[Any]], stored: set[EventKey]) -> list[list[Any]]:
-    """Pure. The rows whose key is neither in ``stored`` nor earlier in ``rows``: the same event
-    at two offsets (a client's retry after a lost answer, a second collector) is one row."""
+def first_of_each(keys: list[EventKey], stored: set[EventKey]) -> list[int]:
+    """Pure. The indices of the keys neither in ``stored`` nor earlier in ``keys``: the same
+    event at two offsets (a client's retry after a lost answer, a second collector) is one."""
     seen = set(stored)
     fresh = []
-    for row in rows:
-        key = event_key(row)
+    for at, key in enumerate(keys):
         if key not in seen:
             seen.add(key)
-            fresh.append(row)
+            fresh.append(at)
     return fresh
 
 

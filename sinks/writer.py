@@ -28,7 +28,6 @@ from sinks.metrics import SinkMetrics
 from sinks.recent import RecentKeys, load_statement
 from sinks.rows import (
     DLQ_COLUMNS,
-    EVENT_ID,
     EVENTS,
     OVERFLOW_EVENTS,
     PROFILES,
@@ -41,7 +40,7 @@ from sinks.rows import (
     decode,
     dlq_row,
     event_key,
-    new_events,
+    first_of_each,
     to_row,
 )
 from sinks.settings import SinkSettings
@@ -283,22 +282,7 @@ class ClickHouseWriter:
         is looked up on the next try and not made twice."""
         began = time.perf_counter()
         if table in self.exact:
-            recent = self.recent[table]
-            doubtful = rows if everyone else [row for row in rows if event_key(row) in recent]
-            stored = self.stored_keys(table, doubtful) if doubtful else set()
-            fresh = new_events(rows, stored)
-            if len(fresh) < len(rows):
-                kept = set(map(id, fresh))
-                dropped = [str(row[EVENT_ID]) for row in rows if id(row) not in kept]
-                self.metrics.duplicates.labels(table).inc(len(dropped))
-                log.info(
-                    "%s: %d events already stored, not inserted again",
-                    table,
-                    len(dropped),
-                    extra={"table": table, "event_ids": dropped[:20]},
-                )
-            recent.add(map(event_key, fresh))
-            rows = fresh
+            rows = self.new_events(table, rows, everyone)
             if not rows:
                 return 0
         columns = DLQ_COLUMNS if table == "dlq_events" else self.columns_of(table)
@@ -310,6 +294,25 @@ class ClickHouseWriter:
                 self.metrics.dlq_row(row[DLQ_STAGE])
         return len(rows)
 
+    def new_events(self, table: str, rows: list[list[Any]], everyone: bool) -> list[list[Any]]:
+        """The rows of events not stored yet, each once; remembered from here on."""
+        recent = self.recent[table]
+        keys = list(map(event_key, rows))
+        doubtful = keys if everyone else [key for key in keys if key in recent]
+        kept = first_of_each(keys, self.stored_keys(table, doubtful) if doubtful else set())
+        recent.add(keys[at] for at in kept)
+        if len(kept) == len(rows):
+            return rows
+        dropped = sorted(set(range(len(rows))) - set(kept))
+        self.metrics.duplicates.labels(table).inc(len(dropped))
+        log.info(
+            "%s: %d events already stored, not inserted again",
+            table,
+            len(dropped),
+            extra={"table": table, "event_ids": [keys[at][2] for at in dropped[:20]]},
+        )
+        return [rows[at] for at in kept]
+
     def assigned(self) -> int | None:
         """How many partitions the consumer holds now; None before it started."""
         return None if self.consumer_ is None else len(self.consumer_.assignment())
@@ -320,12 +323,11 @@ class ClickHouseWriter:
                 return candidate.columns
         raise KeyError(table)
 
-    def stored_keys(self, table: str, rows: list[list[Any]]) -> set[EventKey]:
-        """The keys of ``rows`` already in ``table``, found through its sorting key's prefix
+    def stored_keys(self, table: str, keys: list[EventKey]) -> set[EventKey]:
+        """Those of ``keys`` already in ``table``, found through its sorting key's prefix
         (site_id, anonymous_id); a bad id finds nothing, the insert then refuses it and the
         row goes to the DLQ."""
-        keys = zip(*map(event_key, rows), strict=True)
-        sites, browsers, ids = (sorted(set(column)) for column in keys)
+        sites, browsers, ids = (sorted(set(column)) for column in zip(*keys, strict=True))
         found = self.client.query(
             f"SELECT site_id, anonymous_id, toString(event_id) FROM {table} "
             "WHERE site_id IN {s:Array(String)} AND anonymous_id IN {a:Array(String)} "
