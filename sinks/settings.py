@@ -31,7 +31,10 @@ class SinkSettings(FootfallSettings):
         "the same event at a new offset without a query; the oldest half is dropped when full.",
     )
     dedup_window_hours: int = Field(
-        default=24, ge=0, description="On start, remember the events stored in this many hours."
+        default=1,
+        ge=0,
+        description="On start, remember the events stored in this many hours (at most "
+        "dedup_window_keys of them), before consuming: the longer, the slower a start.",
     )
     host: str = "127.0.0.1"
     port: int = 8123
