@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from faust.exceptions import SameNode
 from faust.web import Request, Response, View
+from prometheus_client import Gauge
 
 from footfall.health import lag_problems, liveness, readiness
 from footfall.lag import LagMonitor
@@ -77,6 +79,9 @@ def add_views(
             )
 
 
+TIMER_PROBE_S = 1.0
+
+
 def worker_problems(app: faust.App, monitor: LagMonitor, settings: WorkerSettings) -> list[str]:
     """Why the worker cannot process events now (empty when it can)."""
     problems = []
@@ -103,6 +108,20 @@ def add_operations_views(app: faust.App, settings: WorkerSettings) -> None:
 
     registry = process_registry("worker", problems, monitor)
     app.sensors.add(WorkerSensor(app, registry))
+    late = Gauge(
+        "footfall_worker_timer_lag_seconds",
+        f"How late the worker's loop ran a {TIMER_PROBE_S:.0f} s timer last (a busy loop "
+        "delays the journey timers and the commits alike).",
+        registry=registry,
+    )
+    due = [time.monotonic() + TIMER_PROBE_S]
+
+    @app.timer(TIMER_PROBE_S)  # type: ignore[untyped-decorator]
+    async def timer_lag() -> None:
+        now = time.monotonic()
+        late.set(max(now - due[0], 0.0))
+        due[0] = now + TIMER_PROBE_S
+
     reading: list[asyncio.Future[None]] = []
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
