@@ -18,7 +18,6 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.batch import BodyError, client_sent_at, read_body
 from collector.edge import EdgeMiddleware
@@ -41,6 +40,8 @@ from collector.segment import (
     segment_shaped,
 )
 from collector.settings import CollectorSettings
+from footfall.health import liveness, readiness
+from footfall.metrics import exposition, process_registry
 
 __all__ = ["Collector", "KafkaDown", "create_app", "gzip_body"]
 
@@ -90,12 +91,21 @@ def check_origin(credentials: Credentials, request: Request) -> None:
 
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     settings = settings or CollectorSettings()
-    metrics = CollectorMetrics()
+    holder: list[Collector] = []
+
+    def problems() -> list[str]:
+        """Ready only while connected to Kafka."""
+        if holder and holder[0].ready:
+            return []
+        return ["Kafka unreachable: the producer is not connected (answering 503)"]
+
+    metrics = CollectorMetrics(process_registry("collector", problems))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         collector = Collector(settings, metrics=metrics)
         app.state.collector = collector
+        holder[:] = [collector]
         collector.connect_task = asyncio.create_task(collector.connect())
         collector.connect_task.add_done_callback(report_failure)
         try:
@@ -128,17 +138,23 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
         """The process is alive."""
         return {"status": "ok"}
 
+    @app.get("/livez")
+    async def livez() -> JSONResponse:
+        """The loop answers (the producer reconnects by itself, it never stops the process)."""
+        status, body = liveness([])
+        return JSONResponse(body, status_code=status)
+
     @app.get("/readyz")
-    async def readyz(collector: CollectorDep) -> JSONResponse:
-        """Ready only while connected to Kafka."""
-        if collector.ready:
-            return JSONResponse({"ready": True})
-        return JSONResponse({"ready": False, "reason": "Kafka unreachable"}, status_code=503)
+    async def readyz() -> JSONResponse:
+        """Ready only while connected to Kafka; else 503 with the reason."""
+        status, body = readiness(problems())
+        return JSONResponse(body, status_code=status)
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
         """Prometheus text format (per process)."""
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        body, content_type = exposition(metrics.registry)
+        return Response(body, media_type=content_type)
 
     async def read_json(request: Request) -> dict[str, Any]:
         try:

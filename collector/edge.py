@@ -1,9 +1,14 @@
-"""ASGI middleware at the edge: CORS answered per site, request metrics and in-flight gauge.
+"""ASGI middleware at the edge: CORS answered per site, request metrics and in-flight gauge,
+and the request id (``X-Request-ID``, the client's or a new one) that follows the request's
+events through Kafka (header ``footfall-request-id``) into the logs of every stage.
 
 Plain ASGI (no per-request ``Request``/``Response`` wrapping) because it runs on every call.
 """
 
 from __future__ import annotations
+
+import re
+import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
@@ -12,7 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from collector.metrics import CollectorMetrics
 
 ALLOW_HEADERS = (
-    "Content-Type, Content-Encoding, Authorization, X-Footfall-Key, X-Retry-Count, AnonymousId"
+    "Content-Type, Content-Encoding, Authorization, X-Footfall-Key, X-Retry-Count, AnonymousId, "
+    "X-Request-ID"
 )
 
 
@@ -29,6 +35,14 @@ def cors_preflight(origin: str, allowed: bool) -> Response:
             "Vary": "Origin",
         },
     )
+
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id(given: str | None) -> str:
+    """The client's ``X-Request-ID`` when it is a plain token, else a new one."""
+    return given if given is not None and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 class EdgeMiddleware:
@@ -53,6 +67,8 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        rid = request_id(headers.get("x-request-id"))
+        scope.setdefault("state", {})["request_id"] = rid
         origin = headers.get("origin")
         known = origin is not None and origin in self.origins
         if scope["method"] == "OPTIONS" and origin:
@@ -64,10 +80,11 @@ class EdgeMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = rid
                 if origin and known:
                     extra = MutableHeaders(scope=message)
                     extra["Access-Control-Allow-Origin"] = origin
-                    extra["Access-Control-Expose-Headers"] = "Retry-After"
+                    extra["Access-Control-Expose-Headers"] = "Retry-After, X-Request-ID"
                     extra["Vary"] = "Origin"
             await send(message)
 

@@ -32,7 +32,7 @@ from collector.guard import DIVERSIONS, AbuseGuard, Diversion, Throttled, overfl
 from collector.metrics import CollectorMetrics, reason_kind
 from collector.proxy import TrustedProxies
 from collector.settings import CollectorSettings, Site, hash_key
-from footfall.kafka import BrokerUnavailable, ensure_topics, start_producer
+from footfall.kafka import REQUEST_ID_HEADER, BrokerUnavailable, ensure_topics, start_producer
 from schemas.events import EVENT_MODELS, Envelope, Event
 
 log = logging.getLogger("footfall.collector")
@@ -126,15 +126,20 @@ class Collector:
                 log.warning("Kafka unavailable, retrying: %s", exc)
                 await asyncio.sleep(1)
 
-    async def produce(self, records: list[tuple[str, bytes, bytes | None]]) -> None:
-        """Send (topic, value, key) records; return once Kafka acknowledged all of them."""
+    async def produce(
+        self, records: list[tuple[str, bytes, bytes | None]], request_id: str = ""
+    ) -> None:
+        """Send (topic, value, key) records, each with the request id as a header; return once
+        Kafka acknowledged all of them."""
         if self.producer is None:
             raise KafkaDown("not connected to Kafka yet")
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.produce_timeout_s):
+                headers = [(REQUEST_ID_HEADER, request_id.encode())] if request_id else None
                 futures = [
-                    await self.producer.send(topic, value, key=key) for topic, value, key in records
+                    await self.producer.send(topic, value, key=key, headers=headers)
+                    for topic, value, key in records
                 ]
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
@@ -241,10 +246,11 @@ async def ingest(
     records += [
         (topics.dlq, dlq_record(r, site.site_id, received_at), None) for r in result.rejected
     ]
+    rid = getattr(request.state, "request_id", "")
     try:
-        await collector.produce(records)
+        await collector.produce(records, rid)
     except KafkaDown as exc:
-        log.warning("answering 503: %s", exc)
+        log.warning("answering 503: %s", exc, extra={"request_id": rid})
         retry = {"Retry-After": str(settings.retry_after_s)}
         raise Refused(503, "event store unavailable, retry later", retry) from exc
     for event, _ in fresh:
@@ -257,6 +263,20 @@ async def ingest(
         label = raw_type if isinstance(raw_type, str) and raw_type in EVENT_MODELS else "unknown"
         metrics.rejected.labels(reason_kind(rejection.reason), label).inc()
     metrics.duplicates.inc(len(result.accepted) - len(fresh))
+    if result.rejected:
+        log.info(
+            "rejected %d of %d events",
+            len(result.rejected),
+            len(raw_events),
+            extra={
+                "request_id": rid,
+                "site_id": site.site_id,
+                "reasons": sorted({reason_kind(r.reason) for r in result.rejected}),
+            },
+        )
+    if log.isEnabledFor(logging.DEBUG):  # the ids are built only when someone reads them
+        ids = [str(event.event_id) for event, _ in fresh]
+        log.debug("accepted %d events", len(fresh), extra={"request_id": rid, "event_ids": ids})
     for reason, count in diverted.items():
         if count:
             metrics.diverted.labels(reason).inc(count)

@@ -32,6 +32,8 @@ from footfall.stack import (
     port_open,
     reset_data_dir,
 )
+from footfall.status import Endpoint, HealthWatch
+from footfall.status_cli import status_command
 from sinks.bench import bench_sink_command
 from sinks.webhooks.cli import webhooks_app
 from stream_processors.bench import bench_processors_command
@@ -225,6 +227,7 @@ def up(
         with (
             Live(console=console, refresh_per_second=1, transient=True) as live,
             stack_lag(settings) as lag,
+            stack_health(settings) as health,
         ):
             while True:
                 dead = stack.dead()
@@ -232,7 +235,7 @@ def up(
                     for child in dead:
                         err.print(f"[red]{child.name} exited[/red]; {stack.tail(child)}")
                     raise typer.Exit(1)
-                live.update(status_line(sql, started, lag))
+                live.update(status_line(sql, started, lag, health))
                 time.sleep(1)
     except KeyboardInterrupt:
         console.print("stopping…")
@@ -243,7 +246,9 @@ def up(
             console.print("stack stopped")
 
 
-def status_line(sql: SqlClient, started: float, lag: LagWatch | None = None) -> str:
+def status_line(
+    sql: SqlClient, started: float, lag: LagWatch | None = None, health: HealthWatch | None = None
+) -> str:
     try:
         events = sql.scalar("SELECT count() FROM events")
         profiles = sql.scalar("SELECT uniqExact(profile_id) FROM profiles")
@@ -251,9 +256,11 @@ def status_line(sql: SqlClient, started: float, lag: LagWatch | None = None) -> 
     except (QueryError, OSError) as exc:
         stored = f"store not answering ({exc})"
     behind = f" · {escape(lag.summary())}" if lag is not None else ""
+    ready = "" if health is None else health.summary()
+    shown = f" · [red]{escape(ready)}[/red]" if ready and ready != "all ready" else ""
     return (
         f"[dim]up {time.monotonic() - started:.0f}s · all processes running · {stored}"
-        f"{behind}[/dim]"
+        f"{behind}[/dim]{shown}"
     )
 
 
@@ -270,6 +277,17 @@ def consumer_groups() -> dict[str, list[str]]:
         "sink": [SinkSettings().group_id],
         "webhooks": [webhooks.group_id, webhooks.retry_group_id],
     }
+
+
+def stack_health(settings: StackSettings) -> HealthWatch:
+    """Each process's readiness for the status line (why not, when not), read on a thread."""
+    urls = {
+        "collector": settings.collector_url,
+        "worker": settings.worker_url,
+        "sink": settings.sink_url,
+        "webhooks": settings.webhooks_url,
+    }
+    return HealthWatch([Endpoint(name, url) for name, url in urls.items()])
 
 
 def stack_lag(settings: StackSettings) -> LagWatch:
@@ -505,6 +523,7 @@ app.command("profile")(profile_command)
 app.command("erase")(erase_command)
 app.command("erasure")(erasure_status_command)
 app.command("export")(export_command)
+app.command("status")(status_command)
 bench_app = typer.Typer(
     help="Benchmarks, each printed next to a baseline measured in the same run.",
     no_args_is_help=True,

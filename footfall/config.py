@@ -215,6 +215,23 @@ class Topics(BaseModel):
         ]
 
 
+class HealthSettings(BaseModel):
+    """When a process stops being ready (``FOOTFALL_HEALTH__…``)."""
+
+    commit_stall_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A partition with records to read whose committed offset has not moved "
+        "for this long makes its process not ready.",
+    )
+    max_lag: int = Field(
+        default=1_000_000, ge=1, description="A group further behind than this is not ready."
+    )
+    store_timeout_s: float = Field(
+        default=5.0, gt=0, description="Longest a store probe may go unanswered (the sink)."
+    )
+
+
 class FootfallSettings(BaseSettings):
     """Base of every process's settings."""
 
@@ -257,6 +274,14 @@ class FootfallSettings(BaseSettings):
         description="demo: the local stack, demo and tests, the repository's demo secrets "
         "work; production (set by the deploy manifests and the image): a process refuses "
         "to start with any of them.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: one JSON object per line (for a log pipeline); text: for a person "
+        "(footfall up).",
+    )
+    health: HealthSettings = Field(
+        default_factory=HealthSettings, description="When a process reports itself not ready."
     )
 
     group_fields: ClassVar[tuple[str, ...]] = ()

@@ -23,6 +23,10 @@ class BrokerUnavailable(RuntimeError):
     """Kafka could not be reached within the allowed time."""
 
 
+REQUEST_ID_HEADER = "footfall-request-id"
+"""The Kafka header carrying the collector's request id (``X-Request-ID``) to every consumer."""
+
+
 async def ensure_topics(
     settings: FootfallSettings, timeout: float = 30.0, extra: Sequence[NewTopic] = ()
 ) -> list[str]:

@@ -98,6 +98,34 @@ def total_lag(rows: Iterable[PartitionLag], group_ids: Iterable[str]) -> int:
     return sum(row.lag for row in rows if row.group in wanted)
 
 
+PartitionKey = tuple[str, str, int]
+"""A consumer group, topic and partition."""
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Where a partition's committed offset stood, and since when (wall clock)."""
+
+    committed: int | None
+    since: float
+
+
+def progress(
+    previous: Mapping[PartitionKey, Moved], rows: Iterable[PartitionLag], now: float
+) -> dict[PartitionKey, Moved]:
+    """Pure. The committed offset of every partition read, with the time it last moved; a
+    partition with nothing to read counts as moving (an idle consumer is not a stuck one)."""
+    moved = {}
+    for row in rows:
+        key = (row.group, row.topic, row.partition)
+        before = previous.get(key)
+        if before is not None and before.committed == row.committed and row.lag > 0:
+            moved[key] = before
+        else:
+            moved[key] = Moved(row.committed, now)
+    return moved
+
+
 @dataclass(frozen=True)
 class LagReading:
     """The lag of every partition of the monitored groups at ``read_at`` (wall clock)."""
@@ -221,6 +249,8 @@ class LagMonitor:
         self.latest: LagReading | None = None
         self.last_error: str | None = None
         self.errors: Counter[str] = Counter()
+        self.moved: dict[PartitionKey, Moved] = {}
+        """Since when each partition's committed offset stands still (health's stall check)."""
 
     @property
     def stale_after_s(self) -> float:
@@ -254,6 +284,7 @@ class LagMonitor:
                 await reader.close()
             return None
         self.latest = LagReading(tuple(rows), time.time(), time.monotonic() - began)
+        self.moved = progress(self.moved, rows, self.latest.read_at)
         self.last_error = None
         return reader
 

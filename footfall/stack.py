@@ -177,6 +177,17 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def sink_writing(sink_url: str) -> bool:
+    """The sink opened its store and runs its writer: the start-up gate. Its ``/readyz`` also
+    waits for the consumer group's first assignment, which the later processes need not wait
+    for (on a fresh broker the group coordinator takes seconds to appear)."""
+    try:
+        status = httpx.get(f"{sink_url}/healthz", timeout=1.0).json().get("status")
+        return bool(status is not None and status != "waiting")
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
 @dataclass
 class Child:
     name: str
@@ -227,6 +238,7 @@ class Stack:
             "FOOTFALL_PARTITIONS": str(s.partitions),
             "FOOTFALL_BROKER_KIND": kind.value,
             "FOOTFALL_MODE": s.mode.value,  # demo unless asked: the local stack has demo keys
+            "FOOTFALL_LOG_FORMAT": "text",  # its logs are files a person reads
             "PYTHONUNBUFFERED": "1",
         }
         if self.broker is not None:
@@ -252,7 +264,7 @@ class Stack:
                     "FOOTFALL_PORT": str(s.sink_port),
                     "FOOTFALL_ADMIN_TOKEN": s.admin_token,
                 },
-                lambda: http_ok(f"{s.sink_url}/readyz"),
+                lambda: sink_writing(s.sink_url),
                 f"{s.sink_url} (read-only SQL)",
             ),
             Child(

@@ -13,7 +13,6 @@ read does not hold up the sink's inserts.
 
 from __future__ import annotations
 
-import logging
 import pickle
 import socket
 import subprocess
@@ -26,7 +25,9 @@ from typing import Any
 
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from footfall.logs import configure_logging
 from sinks.clickhouse import Store, connect, is_embedded
+from sinks.settings import SinkSettings
 
 START_TIMEOUT_S = 120.0
 # The child imports this module by name, so its answers unpickle as this module's classes.
@@ -200,6 +201,6 @@ def reads_of(store: Store) -> Store:
 
 def main() -> None:
     """The child's entry (``python -c CHILD DSN FD READ_FD``): serve DSN over both sockets."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging("sink-engine", SinkSettings().log_format)
     dsn, fd, read_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     serve(dsn, Connection(fd), Connection(read_fd))

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from aiokafka.errors import KafkaError
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import Histogram
 
 from schemas.privacy import AuditRecord
 from sinks.clickhouse import Store
@@ -149,10 +151,14 @@ def database_refusal(client: Store, requested: str) -> str | None:
 
 
 def query_router(
-    settings: SinkSettings, store: Callable[[], Store | None], audit: Audit | None = None
+    settings: SinkSettings,
+    store: Callable[[], Store | None],
+    audit: Audit | None = None,
+    seconds: Histogram | None = None,
 ) -> APIRouter:
     """The endpoint; ``store`` gives the open client, or None while the store is not open.
-    ``audit`` hears every query a token is allowed to run (its text, never its parameters)."""
+    ``audit`` hears every query a token is allowed to run (its text, never its parameters);
+    ``seconds`` (labelled by outcome: ok, refused, error) times each query that reached it."""
     router = APIRouter()
     limits = limits_of(settings)
 
@@ -232,6 +238,8 @@ def query_router(
             if refusal is not None:
                 return PlainTextResponse(f"Code: 81. {refusal} (UNKNOWN_DATABASE)\n", 404)
         await audited(who, sql, client)
+        began = time.perf_counter()
+        outcome = "error"
         try:
             safe = await asyncio.to_thread(
                 checked_statement,
@@ -246,10 +254,15 @@ def query_router(
             result: bytes = await asyncio.to_thread(
                 client.raw_query, safe, parameters=parameters or None
             )
+            outcome = "ok"
         except QueryRefused as exc:
+            outcome = "refused"
             return refused(exc)
         except ClickHouseError as exc:
             return PlainTextResponse(f"{exc}\n", status_code=400)
+        finally:
+            if seconds is not None:
+                seconds.labels(outcome).observe(time.perf_counter() - began)
         return Response(result, media_type="text/plain; charset=UTF-8")
 
     return router

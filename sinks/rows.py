@@ -328,6 +328,31 @@ def to_row(table: Table, value: bytes | None) -> list[Any]:
         raise BadMessage(f"{table.name}: {type(exc).__name__}: {exc}") from None
 
 
+EventKey = tuple[str, str, str]
+"""What makes an event row one event: (site_id, anonymous_id, event_id), the tail of the events
+tables' sorting key, so the sink's look-up of stored keys reads only the granules they sit in."""
+
+SITE, ANONYMOUS, EVENT_ID = map(EVENT_COLUMNS.index, ("site_id", "anonymous_id", "event_id"))
+
+
+def event_key(row: list[Any]) -> EventKey:
+    """The key of an event row (``event_row`` gives the id in lower case, as ClickHouse's
+    ``toString`` does)."""
+    return (row[SITE], row[ANONYMOUS], row[EVENT_ID])
+
+
+def first_of_each(keys: list[EventKey], stored: set[EventKey]) -> list[int]:
+    """Pure. The indices of the keys neither in ``stored`` nor earlier in ``keys``: the same
+    event at two offsets (a client's retry after a lost answer, a second collector) is one."""
+    seen = set(stored)
+    fresh = []
+    for at, key in enumerate(keys):
+        if key not in seen:
+            seen.add(key)
+            fresh.append(at)
+    return fresh
+
+
 EVENTS = Table("events", EVENT_COLUMNS, event_row)
 OVERFLOW_EVENTS = Table("overflow_events", EVENT_COLUMNS, event_row)
 PROFILES = Table("profiles", PROFILE_COLUMNS, profile_row)

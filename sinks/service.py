@@ -4,6 +4,11 @@ The HTTP side starts at once; the store is opened in the background, waiting whi
 process owns the embedded directory or the server does not answer. Until then the SQL endpoint
 answers 503 with ``Retry-After``, ``/readyz`` is 503 and ``/healthz`` says what the sink
 waits for.
+
+``/livez`` is 200 while the writer's task runs. ``/readyz`` is 200 only while the store is
+open and answers the probe within ``FOOTFALL_HEALTH__STORE_TIMEOUT_S``, the consumer holds
+partitions and no partition's commit stood still for ``FOOTFALL_HEALTH__COMMIT_STALL_S`` with
+records to read (see ``footfall.health``); else 503 with the reasons.
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from footfall.lag import LagCollector, LagMonitor
+from footfall.health import lag_problems, liveness, readiness
+from footfall.lag import LagMonitor
+from footfall.metrics import exposition, process_registry
 from sinks.clickhouse import Store, open_when_available
 from sinks.engine import open_store, reads_of
+from sinks.metrics import SinkMetrics
 from sinks.migrate import apply_events_ttl, apply_ttl, migrate_up
 from sinks.privacy import SinkErasure
 from sinks.privacy_api import PrivacyProducer, privacy_router
+from sinks.probe import StoreProbe
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
 from sinks.writer import ClickHouseWriter
@@ -33,9 +41,25 @@ log = logging.getLogger("footfall.sink")
 
 @dataclass
 class SinkState:
+    metrics: SinkMetrics
     client: Store | None = None
     writer: ClickHouseWriter | None = None
     waiting_for: str = "opening the store"
+
+
+def sink_problems(
+    state: SinkState, probe: StoreProbe, lag: LagMonitor, settings: SinkSettings
+) -> list[str]:
+    """Why the sink cannot store rows now (empty when it can)."""
+    if state.writer is None:
+        return [f"waiting for the store: {state.waiting_for}"]
+    limits = settings.health
+    problems = [] if (why := probe.problem(limits.store_timeout_s)) is None else [why]
+    if state.writer.assigned() == 0:
+        problems.append(
+            "consumer: no partition assigned (joining the group, or more sinks than partitions)"
+        )
+    return problems + lag_problems(lag, limits, [settings.group_id])
 
 
 async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio.Event) -> None:
@@ -59,7 +83,7 @@ async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio
         ):
             for statement in await asyncio.to_thread(apply_ttl, client, (table,), days):
                 log.info("%s retention: %s", table, statement)
-        state.writer = ClickHouseWriter(settings, client)
+        state.writer = ClickHouseWriter(settings, client, state.metrics)
         state.client, state.waiting_for = client, ""
         await state.writer.run(stop)
     finally:
@@ -69,10 +93,21 @@ async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio
 
 def create_app(settings: SinkSettings | None = None) -> FastAPI:
     settings = settings or SinkSettings()
-    state = SinkState()
     lag = LagMonitor(settings.kafka_bootstrap_servers, [settings.group_id])
-    registry = CollectorRegistry()
-    registry.register(LagCollector(lag))
+
+    def problems() -> list[str]:
+        return sink_problems(state, probe, lag, settings)
+
+    registry = process_registry("sink", problems, lag)
+    metrics = SinkMetrics(registry)
+    state = SinkState(metrics)
+
+    def reads() -> Store | None:
+        """The SQL endpoint reads beside the writer, never queued behind its inserts."""
+        return None if state.client is None else reads_of(state.client)
+
+    probe = StoreProbe(reads, metrics)
+    tasks: list[asyncio.Task[None]] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +115,8 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
         task = asyncio.create_task(open_and_write(settings, state, stop))
         task.add_done_callback(crash_on_failure)
         lag_task = asyncio.create_task(lag.run(stop))  # counts the broker's errors
+        probe_task = asyncio.create_task(probe.run(stop))
+        tasks[:] = [task, lag_task, probe_task]
         try:
             yield
         finally:
@@ -87,17 +124,13 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
             if state.writer is None:
                 task.cancel()
             await asyncio.wait([task, lag_task], timeout=10)
+            probe_task.cancel()  # a probe of a frozen store never returns
             await producer.close()
 
     app = FastAPI(title="Footfall ClickHouse sink", lifespan=lifespan)
     app.state.sink = state
-
-    def reads() -> Store | None:
-        """The SQL endpoint reads beside the writer, never queued behind its inserts."""
-        return None if state.client is None else reads_of(state.client)
-
     producer = PrivacyProducer(settings)
-    app.include_router(query_router(settings, reads, producer.audit))
+    app.include_router(query_router(settings, reads, producer.audit, metrics.sql_seconds))
 
     def erasure() -> SinkErasure | None:
         client = reads()
@@ -107,23 +140,35 @@ def create_app(settings: SinkSettings | None = None) -> FastAPI:
 
     app.include_router(privacy_router(settings, producer, erasure))
 
+    @app.get("/livez")
+    async def livez() -> JSONResponse:
+        """200 while the writer, the lag reading and the store probe run."""
+        names = ("writer", "lag monitor", "store probe")
+        status, body = liveness([n for n, t in zip(names, tasks, strict=True) if t.done()])
+        return JSONResponse(body, status)
+
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        """200 once the store is open and the writer runs; 503 while waiting for the store."""
+        """200 while the sink can store rows; else 503 with the reasons."""
+        status, body = readiness(problems())
         if state.writer is None:
-            return JSONResponse({"ready": False, "waiting_for": state.waiting_for}, 503)
-        return JSONResponse({"ready": True})
+            body["waiting_for"] = state.waiting_for
+        return JSONResponse(body, status)
 
     @app.get("/metrics")
-    async def metrics() -> Response:
-        """Prometheus metrics: the sink group's lag per partition, read in the background."""
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format: rows, inserts, commits, latency, lag, readiness, sizes."""
+        body, content_type = exposition(registry)
+        return Response(body, media_type=content_type)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
+        """A summary for people: waiting, ok or not ready (with the reasons), rows written."""
         if state.writer is None:
             return {"status": "waiting", "waiting_for": state.waiting_for}
-        return {"status": "ok", "rows_written": state.writer.rows_written}
+        found = problems()
+        status = "not ready" if found else "ok"
+        return {"status": status, "problems": found, "rows_written": state.writer.rows_written}
 
     return app
 

@@ -25,6 +25,18 @@ class SinkSettings(FootfallSettings):
     fetch_max_wait_ms: int = Field(
         default=100, ge=1, description="Longest wait of a fetch: bounds the latency it adds."
     )
+    dedup_window_keys: int = Field(
+        default=2_000_000,
+        ge=2,
+        description="Events the sink remembers (a short hash each, about 60 bytes) to catch "
+        "the same event at a new offset without a query; the oldest half is dropped when full.",
+    )
+    dedup_window_hours: int = Field(
+        default=1,
+        ge=0,
+        description="On start, remember the events stored in this many hours (at most "
+        "dedup_window_keys of them), before consuming: the longer, the slower a start.",
+    )
     host: str = "127.0.0.1"
     port: int = 8123
     admin_token: str = Field(

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import faust
 
 from footfall.kafka import ensure_topics
+from footfall.logs import logging_config
 from stream_processors.settings import WorkerSettings
 from stream_processors.worker import build_app, changelog_topics
 
@@ -21,7 +22,12 @@ def main() -> None:
     # own: Faust's worker takes the main thread's event loop afterwards.
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, ensure_topics(settings, 60.0, changelog_topics(app))).result()
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        quiet=True,
+        logging_config=logging_config("worker", settings.log_format, settings.log_level.upper()),
+    )
     # Faust's start-up spinner sets the root logger to DEBUG for as long as the worker runs,
     # so every debug call in Faust and aiokafka would build a log record per message.
     worker.spinner = None

@@ -1,22 +1,27 @@
-"""The worker's HTTP views: live profile lookup and identity history, routed to the owner,
-and the worker group's consumer lag for Prometheus."""
+"""The worker's HTTP views: live profile lookup and identity history, routed to the owner;
+``/metrics`` (the worker group's lag, Faust's sensor hooks, readiness); ``/livez`` and
+``/readyz`` (see ``footfall.health``)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from faust.exceptions import SameNode
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import Gauge
 
-from footfall.lag import LagCollector, LagMonitor
+from footfall.health import lag_problems, liveness, readiness
+from footfall.lag import LagMonitor
+from footfall.metrics import exposition, process_registry
 from schemas.profile import Profile
 from stream_processors.figures import figures
 from stream_processors.identity import BrowserIdentity, table_key
 from stream_processors.rules import ProfileRules
+from stream_processors.sensor import WorkerSensor
 from stream_processors.settings import WorkerSettings
 
 
@@ -28,8 +33,8 @@ def add_views(
     rules: ProfileRules,
 ) -> None:
     """``GET /profiles/{site}/{profile_id}`` (an anonymous profile's id is ``anon-<id>``),
-    ``GET /identity/{site}/{anonymous_id}`` and ``GET /metrics``."""
-    add_metrics_view(app, settings)
+    ``GET /identity/{site}/{anonymous_id}``, ``GET /metrics``, ``/livez`` and ``/readyz``."""
+    add_operations_views(app, settings)
     identified = settings.topics.identified
     events = settings.topics.events
 
@@ -74,16 +79,49 @@ def add_views(
             )
 
 
-def add_metrics_view(app: faust.App, settings: WorkerSettings) -> None:
-    """``GET /metrics``: the lag of the worker's group (its app id) per partition.
+TIMER_PROBE_S = 1.0
 
-    The reading starts at the first partition assignment, from the app's own loop: Faust
+
+def worker_problems(app: faust.App, monitor: LagMonitor, settings: WorkerSettings) -> list[str]:
+    """Why the worker cannot process events now (empty when it can)."""
+    problems = []
+    if app.rebalancing:
+        problems.append("consumer: rebalancing")
+    elif not app.consumer.assignment():
+        problems.append(
+            "consumer: no partition assigned (joining, or more workers than partitions)"
+        )
+    return problems + lag_problems(monitor, settings.health, [settings.app_id])
+
+
+def add_operations_views(app: faust.App, settings: WorkerSettings) -> None:
+    """``/metrics``, ``/livez`` and ``/readyz``.
+
+    The lag reading starts at the first partition assignment, from the app's own loop: Faust
     starts tasks and timers only after table recovery, and the lag matters most while a
     long recovery holds consumption back. Faust stops the reading with the app.
     """
     monitor = LagMonitor(settings.kafka_bootstrap_servers, [settings.app_id])
-    registry = CollectorRegistry()
-    registry.register(LagCollector(monitor))
+
+    def problems() -> list[str]:
+        return worker_problems(app, monitor, settings)
+
+    registry = process_registry("worker", problems, monitor)
+    app.sensors.add(WorkerSensor(app, registry))
+    late = Gauge(
+        "footfall_worker_timer_lag_seconds",
+        f"How late the worker's loop ran a {TIMER_PROBE_S:.0f} s timer last (a busy loop "
+        "delays the journey timers and the commits alike).",
+        registry=registry,
+    )
+    due = [time.monotonic() + TIMER_PROBE_S]
+
+    @app.timer(TIMER_PROBE_S)  # type: ignore[untyped-decorator]
+    async def timer_lag() -> None:
+        now = time.monotonic()
+        late.set(max(now - due[0], 0.0))
+        due[0] = now + TIMER_PROBE_S
+
     reading: list[asyncio.Future[None]] = []
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
@@ -94,5 +132,19 @@ def add_metrics_view(app: faust.App, settings: WorkerSettings) -> None:
     @app.page("/metrics")
     class MetricsView(View):
         async def get(self, request: Request) -> Response:
-            body = generate_latest(registry)
-            return self.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+            body, content_type = exposition(registry)
+            return self.bytes(body, headers={"Content-Type": content_type})
+
+    @app.page("/livez")
+    class LiveView(View):
+        async def get(self, request: Request) -> Response:
+            """The app's loop answers; the lag reading, once started, still runs."""
+            stopped = ["lag monitor"] if reading and reading[0].done() else []
+            status, body = liveness(stopped)
+            return self.json(body, status=status)
+
+    @app.page("/readyz")
+    class ReadyView(View):
+        async def get(self, request: Request) -> Response:
+            status, body = readiness(problems())
+            return self.json(body, status=status)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 
-import uvicorn
-
+from footfall.logs import configure_logging
+from footfall.serving import serve
 from sinks.webhooks.service import create_app
 from sinks.webhooks.settings import WebhookSettings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = WebhookSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    configure_logging("webhooks", settings.log_format)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    serve(create_app(settings), settings.host, settings.port)
 
 
 if __name__ == "__main__":

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from schemas.webhooks import Subscription
 
 RATIO_WINDOW = 200
 
 
 class DeliveryMetrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
         self.attempts = Counter(
             "footfall_webhook_attempts",
             "Delivery attempts by endpoint and result (delivered, failed, dead).",
@@ -51,3 +55,27 @@ class DeliveryMetrics:
         window = self.recent[subscription]
         window.append(result == "delivered")
         self.success_ratio.labels(subscription).set(sum(window) / len(window))
+
+
+class SubscriptionCollector:
+    """``footfall_webhook_subscription_enabled`` (1 or 0) per subscription, read at each
+    scrape: an endpoint the dispatcher disabled (410 Gone, a failure streak) shows at once."""
+
+    def __init__(self, subscriptions: Callable[[], list[Subscription]]) -> None:
+        self.subscriptions = subscriptions
+
+    def describe(self) -> Iterator[Metric]:
+        return self.families([])
+
+    def collect(self) -> Iterator[Metric]:
+        return self.families(self.subscriptions())
+
+    def families(self, subscriptions: list[Subscription]) -> Iterator[Metric]:
+        enabled = GaugeMetricFamily(
+            "footfall_webhook_subscription_enabled",
+            "1 while the subscription is enabled, 0 once disabled.",
+            labels=["subscription"],
+        )
+        for subscription in subscriptions:
+            enabled.add_metric([subscription.id], 1 if subscription.enabled else 0)
+        yield enabled

@@ -9,14 +9,17 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
+from footfall.health import lag_problems, liveness, readiness
 from footfall.kafka import ensure_topics, start_producer
-from footfall.lag import LagCollector, LagMonitor
+from footfall.lag import LagMonitor
+from footfall.metrics import process_registry
 from sinks.webhooks.admin import admin_router, install_error_handlers
 from sinks.webhooks.consumers import InputReader, RetryReader, follow_profiles
 from sinks.webhooks.dispatcher import Dispatcher, crash_on_failure, utcnow
 from sinks.webhooks.erasing import follow_privacy
-from sinks.webhooks.metrics import DeliveryMetrics
+from sinks.webhooks.metrics import DeliveryMetrics, SubscriptionCollector
 from sinks.webhooks.sender import Sender
 from sinks.webhooks.settings import WebhookSettings
 from sinks.webhooks.state import DispatcherState
@@ -31,13 +34,25 @@ def create_app(settings: WebhookSettings | None = None) -> FastAPI:
     state = DispatcherState(settings.state_path)
     state.forget_before(utcnow() - timedelta(days=settings.webhooks.outbox_retention_days))
     holder: dict[str, Dispatcher] = {}
+    lag = LagMonitor(settings.kafka_bootstrap_servers, [settings.group_id, settings.retry_group_id])
+    tasks: list[asyncio.Task[None]] = []
+
+    def problems() -> list[str]:
+        """The input group only: the retry group holds deliveries due hours later, so its
+        commit stands still by design."""
+        if "dispatcher" not in holder:
+            return ["starting: creating topics and connecting the producer"]
+        return lag_problems(lag, settings.health, [settings.group_id])
+
+    registry = process_registry("webhooks", problems, lag)
+    registry.register(SubscriptionCollector(store.all))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings)
         producer = await start_producer(settings)
         sender = Sender(settings.webhooks)
-        metrics = DeliveryMetrics()
+        metrics = DeliveryMetrics(registry)
         dispatcher = Dispatcher(settings, store, state, sender, producer, metrics)
         holder["dispatcher"] = dispatcher
         app.include_router(admin_router(dispatcher))
@@ -47,11 +62,7 @@ def create_app(settings: WebhookSettings | None = None) -> FastAPI:
             dispatcher, settings.group_id, [topics.journey, topics.segments, topics.events], "input"
         )
         retries = RetryReader(dispatcher, settings.retry_group_id, [topics.webhooks_retry], "retry")
-        lag = LagMonitor(
-            settings.kafka_bootstrap_servers, [settings.group_id, settings.retry_group_id]
-        )
-        metrics.registry.register(LagCollector(lag))  # served by the admin API's /metrics
-        tasks = [
+        tasks[:] = [
             asyncio.create_task(inputs.run(inputs.handle, stop)),
             asyncio.create_task(retries.run(retries.handle, stop)),
             asyncio.create_task(follow_profiles(dispatcher, stop)),
@@ -72,4 +83,18 @@ def create_app(settings: WebhookSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Footfall webhook dispatcher", lifespan=lifespan)
     install_error_handlers(app)
+
+    @app.get("/livez")
+    async def livez() -> JSONResponse:
+        """200 while the input and retry readers, the profile follower and the lag reading run."""
+        names = ("input reader", "retry reader", "profile follower", "lag monitor")
+        status, body = liveness([n for n, t in zip(names, tasks, strict=False) if t.done()])
+        return JSONResponse(body, status)
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """200 while the dispatcher keeps up with its input; else 503 with the reasons."""
+        status, body = readiness(problems())
+        return JSONResponse(body, status)
+
     return app
