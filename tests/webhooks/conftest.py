@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 import orjson
 import pytest
 
-from footfall.brokers import free_port, start_broker
+from footfall.brokers import free_port
 from footfall.config import FootfallSettings, Topics
 from footfall.kafka import ensure_topics
 from schemas.webhooks import Subscription
@@ -25,7 +26,7 @@ from sinks.webhooks.signing import new_secret
 from sinks.webhooks.subscriptions import to_toml
 from tests.collector import kafka_read
 from tests.collector.kafka_read import write_records
-from tests.conftest import TEST_BROKER
+from tests.conftest import TEST_BROKER, SharedBroker
 from tests.webhooks.receiver import Receiver
 
 ADMIN_TOKEN = "test-admin"
@@ -33,15 +34,22 @@ PARTITIONS = 2
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[str]:
-    with start_broker(TEST_BROKER, tmp_path) as running:
-        settings = FootfallSettings(
-            kafka_bootstrap_servers=running.bootstrap,
-            broker_kind=TEST_BROKER,
-            partitions=PARTITIONS,
-        )
-        asyncio.run(ensure_topics(settings))
-        yield running.bootstrap
+def topics() -> Topics:
+    """The test's own topics (and so its dispatcher's own groups) on the shared broker."""
+    return Topics(prefix=f"w{uuid.uuid4().hex[:10]}.")
+
+
+@pytest.fixture
+def broker(topics: Topics) -> str:
+    bootstrap = SharedBroker.bootstrap()
+    settings = FootfallSettings(
+        kafka_bootstrap_servers=bootstrap,
+        broker_kind=TEST_BROKER,
+        partitions=PARTITIONS,
+        topic_prefix=topics.prefix,
+    )
+    asyncio.run(ensure_topics(settings))
+    return bootstrap
 
 
 @pytest.fixture
@@ -57,6 +65,7 @@ class DispatcherProcess:
     data_dir: Path
     bootstrap: str
     policy: dict[str, Any]
+    topics: Topics = field(default_factory=Topics)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -67,6 +76,7 @@ class DispatcherProcess:
     def env(self) -> dict[str, str]:
         values = {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "FOOTFALL_TOPIC_PREFIX": self.topics.prefix,
             "FOOTFALL_PORT": str(self.port),
             "FOOTFALL_ADMIN_TOKEN": ADMIN_TOKEN,
             "FOOTFALL_DATA_DIR": str(self.data_dir),
@@ -153,14 +163,16 @@ FAST = {
 
 
 @pytest.fixture
-def make_dispatcher(tmp_path: Path, broker: str) -> Iterator[Callable[..., DispatcherProcess]]:
+def make_dispatcher(
+    tmp_path: Path, broker: str, topics: Topics
+) -> Iterator[Callable[..., DispatcherProcess]]:
     started: list[DispatcherProcess] = []
 
     def make(subscriptions: list[Subscription], **policy: Any) -> DispatcherProcess:
         data_dir = tmp_path / "webhooks"
         data_dir.mkdir(exist_ok=True)
         (data_dir / "subscriptions.toml").write_text(to_toml(subscriptions))
-        dispatcher = DispatcherProcess(data_dir, broker, FAST | policy)
+        dispatcher = DispatcherProcess(data_dir, broker, FAST | policy, topics)
         dispatcher.start()
         started.append(dispatcher)
         return dispatcher
@@ -185,6 +197,3 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
-
-
-TOPICS = Topics()

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from footfall.cli import app
-from tests.webhooks.conftest import ADMIN_TOKEN, TOPICS, produce, subscription, wait_for
+from footfall.config import Topics
+from tests.webhooks.conftest import ADMIN_TOKEN, produce, subscription, wait_for
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import NOW, order
 
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 def test_cli_adds_tests_lists_and_removes_a_subscription(
-    receiver: Receiver, make_dispatcher: Any, monkeypatch: pytest.MonkeyPatch
+    receiver: Receiver, make_dispatcher: Any, topics: Topics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dispatcher = make_dispatcher([])
     monkeypatch.setenv("FOOTFALL_ADMIN_TOKEN", ADMIN_TOKEN)
@@ -73,7 +74,7 @@ def test_cli_adds_tests_lists_and_removes_a_subscription(
     assert hit.body is not None
     assert hit.body["type"] == "webhook.test"
 
-    produce(dispatcher.bootstrap, TOPICS.events, [order("mia", 1)])
+    produce(dispatcher.bootstrap, topics.events, [order("mia", 1)])
     wait_for(lambda: len(receiver.hits("ok")) == 2, 30, "the order webhook")
     metrics = httpx.get(
         f"{dispatcher.url}/metrics", headers={"X-Admin-Token": ADMIN_TOKEN}, timeout=5
@@ -90,7 +91,7 @@ def test_cli_adds_tests_lists_and_removes_a_subscription(
 
 
 def test_410_gone_disables_the_subscription_and_announces_it(
-    broker: str, receiver: Receiver, make_dispatcher: Any
+    broker: str, receiver: Receiver, make_dispatcher: Any, topics: Topics
 ) -> None:
     dispatcher = make_dispatcher(
         [
@@ -111,7 +112,7 @@ def test_410_gone_disables_the_subscription_and_announces_it(
         "event_id": str(uuid.uuid4()),
         "properties": {"product_id": "p9", "rating": 5},
     }
-    produce(broker, TOPICS.events, [("shop:browser-rita", review), ("shop:browser-rita", happy)])
+    produce(broker, topics.events, [("shop:browser-rita", review), ("shop:browser-rita", happy)])
 
     wait_for(lambda: len(receiver.hits("ok")) == 1, 30, "the webhook.disabled event")
     assert len(receiver.hits("gone")) == 1

@@ -43,6 +43,17 @@ TRICKY = [
 ]
 
 
+class AuditRecorder:
+    """Stands in for the Kafka producer: the admin routes under test produce only their
+    audit rows (what reaches Kafka is the delivery tests' and the stack tests' business)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+
+    async def send_and_wait(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        self.sent.append((topic, value))
+
+
 @pytest.fixture
 def dispatcher(tmp_path: Path) -> Iterator[Dispatcher]:
     settings = WebhookSettings(admin_token=ADMIN_TOKEN, data_dir=tmp_path)
@@ -52,7 +63,7 @@ def dispatcher(tmp_path: Path) -> Iterator[Dispatcher]:
         SubscriptionStore(settings.subscriptions_path),
         state,
         Sender(settings.webhooks),
-        cast(AIOKafkaProducer, None),  # the admin routes under test never produce
+        cast(AIOKafkaProducer, AuditRecorder()),
         DeliveryMetrics(),
     )
     yield found

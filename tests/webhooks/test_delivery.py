@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.webhooks.conftest import TOPICS, produce, read_topic, subscription, wait_for
+from footfall.config import Topics
+from tests.webhooks.conftest import produce, read_topic, subscription, wait_for
 from tests.webhooks.receiver import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -44,7 +45,7 @@ def cart_add(customer: str, product: str, price: str) -> tuple[str, dict[str, An
 
 
 def test_signed_payload_carries_the_event_and_profile_summary(
-    broker: str, receiver: Receiver, make_dispatcher: Any
+    broker: str, receiver: Receiver, make_dispatcher: Any, topics: Topics
 ) -> None:
     wanted = subscription(receiver, "ok", ["journey.cart_abandoned"], personal_traits=True)
     dispatcher = make_dispatcher([wanted])
@@ -57,9 +58,9 @@ def test_signed_payload_carries_the_event_and_profile_summary(
         "occurred_at": NOW,
         "properties": {"traits": {"email": "ann@example.com"}},
     }
-    produce(broker, TOPICS.events, [("shop:browser-ann", identify), cart_add("ann", "p1", "19.90")])
+    produce(broker, topics.events, [("shop:browser-ann", identify), cart_add("ann", "p1", "19.90")])
     snapshot = {"site_id": "shop", "profile_id": "ann", "stage": "cart_abandoned", "orders": 0}
-    produce(broker, TOPICS.profiles, [("shop:ann", snapshot)])
+    produce(broker, topics.profiles, [("shop:ann", snapshot)])
     transition = {
         "site_id": "shop",
         "profile_id": "ann",
@@ -73,13 +74,13 @@ def test_signed_payload_carries_the_event_and_profile_summary(
     # The journey record comes after the events it summarises have been read.
     wait_for(
         lambda: (
-            dispatcher.health()["counts"].get(f"read {TOPICS.events}") == 2
+            dispatcher.health()["counts"].get(f"read {topics.events}") == 2
             and dispatcher.health()["profiles_cached"] == 1
         ),
         30,
         "the events and the snapshot to be read",
     )
-    produce(broker, TOPICS.journey, [("shop:ann", transition), ("shop:ann", not_wanted)])
+    produce(broker, topics.journey, [("shop:ann", transition), ("shop:ann", not_wanted)])
 
     wait_for(lambda: len(receiver.hits("ok")) >= 1, 30, "the webhook")
     (hit,) = receiver.hits("ok")
@@ -97,7 +98,7 @@ def test_signed_payload_carries_the_event_and_profile_summary(
 
 
 def test_flaky_receiver_gets_each_event_once_after_three_logged_attempts(
-    broker: str, receiver: Receiver, make_dispatcher: Any
+    broker: str, receiver: Receiver, make_dispatcher: Any, topics: Topics
 ) -> None:
     make_dispatcher(
         [
@@ -106,7 +107,7 @@ def test_flaky_receiver_gets_each_event_once_after_three_logged_attempts(
         ]
     )
     orders = [order(f"c{n}", n) for n in range(3)]
-    produce(broker, TOPICS.events, orders)
+    produce(broker, topics.events, orders)
 
     wait_for(lambda: len(receiver.successes("flaky")) >= 3, 45, "three successful deliveries")
     successes = receiver.successes("flaky")
@@ -121,7 +122,7 @@ def test_flaky_receiver_gets_each_event_once_after_three_logged_attempts(
 
     def logged() -> dict[str, list[tuple[int, str, int]]]:
         attempts: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
-        for record in read_topic(broker, TOPICS.webhooks_attempts, quiet_s=0.5):
+        for record in read_topic(broker, topics.webhooks_attempts, quiet_s=0.5):
             attempts[record["delivery_id"]].append(
                 (record["attempt"], record["outcome"], record["status"])
             )
@@ -148,7 +149,7 @@ def test_flaky_receiver_gets_each_event_once_after_three_logged_attempts(
 
 
 def test_a_slow_endpoint_keeps_its_limit_and_does_not_hold_back_another(
-    broker: str, receiver: Receiver, make_dispatcher: Any
+    broker: str, receiver: Receiver, make_dispatcher: Any, topics: Topics
 ) -> None:
     make_dispatcher(
         [
@@ -157,7 +158,7 @@ def test_a_slow_endpoint_keeps_its_limit_and_does_not_hold_back_another(
         ],
         endpoint_concurrency=2,
     )
-    produce(broker, TOPICS.events, [order(f"s{n}", n) for n in range(20)])
+    produce(broker, topics.events, [order(f"s{n}", n) for n in range(20)])
     wait_for(lambda: len(receiver.successes("ok")) == 20, 30, "the fast endpoint")
     # 20 deliveries, two at a time, 0.3 s each: the slow endpoint needs at least 3 s.
     assert len(receiver.successes("slow")) < 20
@@ -166,15 +167,15 @@ def test_a_slow_endpoint_keeps_its_limit_and_does_not_hold_back_another(
 
 
 def test_a_dead_receiver_ends_in_the_dlq_and_replay_delivers(
-    broker: str, receiver: Receiver, make_dispatcher: Any
+    broker: str, receiver: Receiver, make_dispatcher: Any, topics: Topics
 ) -> None:
     dispatcher = make_dispatcher(
         [subscription(receiver, "dead", ["order.placed", "order.first"])], max_attempts=2
     )
-    produce(broker, TOPICS.events, [order("dora", 1)])
+    produce(broker, topics.events, [order("dora", 1)])
 
-    wait_for(lambda: len(read_topic(broker, TOPICS.webhooks_dlq, 0.3)) >= 2, 30, "the DLQ")
-    parked = read_topic(broker, TOPICS.webhooks_dlq, 0.3)
+    wait_for(lambda: len(read_topic(broker, topics.webhooks_dlq, 0.3)) >= 2, 30, "the DLQ")
+    parked = read_topic(broker, topics.webhooks_dlq, 0.3)
     assert {p["kind"] for p in parked} == {"order.placed", "order.first"}
     assert all(p["last_status"] == 500 and p["attempt"] == 2 for p in parked)
     assert receiver.successes("dead") == []
@@ -194,13 +195,13 @@ def test_a_dead_receiver_ends_in_the_dlq_and_replay_delivers(
 
 
 def test_kill_9_during_delivery_loses_nothing(
-    broker: str, receiver: Receiver, make_dispatcher: Any
+    broker: str, receiver: Receiver, make_dispatcher: Any, topics: Topics
 ) -> None:
     dispatcher = make_dispatcher(
         [subscription(receiver, "slow", ["order.placed"])], endpoint_concurrency=2
     )
     orders = [order(f"k{n}", n) for n in range(30)]
-    produce(broker, TOPICS.events, orders)
+    produce(broker, topics.events, orders)
     wait_for(lambda: len(receiver.successes("slow")) >= 6, 30, "the first deliveries")
     dispatcher.kill9()
     dispatcher.start()
