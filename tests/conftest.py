@@ -31,6 +31,8 @@ def stack_settings_for(tmp: Path, **overrides: object) -> StackSettings:
         "worker_port": free_port(),
         "sink_port": free_port(),
         "webhooks_port": free_port(),
+        "dashboard_port": free_port(),
+        "dashboard": False,
         "start_timeout_s": 60.0,
     }
     return StackSettings(**(values | overrides))  # type: ignore[arg-type]

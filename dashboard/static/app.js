@@ -177,6 +177,8 @@ function drawInto(pageId, data, before) {
   const card = cardFor(pageId, data, before);
   const body = card.querySelector(".body");
   card.querySelector("pre.command").textContent = data.command;
+  card.dataset.query = data.query;
+  card.dataset.params = JSON.stringify(data.params);
   if (!data.rows.length) {
     body.innerHTML = '<div class="empty">no data for these filters</div>';
     card.dataset.points = "0";
