@@ -96,7 +96,7 @@ def seed(data_dir: Path, kind: BrokerKind, shoppers: int) -> None:
         report = asyncio.run(send_all(settings.collector_url, streams))
         sql = SqlClient(settings.sink_url, settings.admin_token)
         try:
-            wait_until_queryable(sql, report.accepted, timeout=300, wait_for_timers=True)
+            wait_until_queryable(sql, report.accepted, timeout=300)
         finally:
             sql.close()
     console.print(f"  {report.accepted:,} events stored and profiled by the stack")
