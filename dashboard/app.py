@@ -76,7 +76,9 @@ To = Annotated[str | None, Query(alias="to")]
 Segment = Annotated[str, Query(max_length=200)]
 
 
-def filters_of(site: str, since: str | None, until: str | None, segment: str) -> dict[str, str]:
+def page_filters(
+    site: Site, since: From = None, until: To = None, segment: Segment = ALL_SEGMENTS
+) -> dict[str, str]:
     """The page filters as query parameters (a missing end of the period: the query's default)."""
     given = {"site": site, "segment": segment or ALL_SEGMENTS}
     if since:
@@ -84,6 +86,9 @@ def filters_of(site: str, since: str | None, until: str | None, segment: str) ->
     if until:
         given["to"] = until
     return given
+
+
+Filters = Annotated[dict[str, str], Depends(page_filters)]
 
 
 def page_of(page_id: str) -> Page:
@@ -166,10 +171,7 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
         page_id: str,
         chart_id: str,
         sql: Sql,
-        site: Site,
-        since: From = None,
-        until: To = None,
-        segment: Segment = ALL_SEGMENTS,
+        filters: Filters,
         profile: str | None = None,
     ) -> list[dict[str, Any]]:
         found = page_of(page_id)
@@ -178,21 +180,16 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
         except KeyError:
             raise HTTPException(404, f"no chart {chart_id!r} on {page_id}") from None
         extra = {"profile": profile} if profile is not None else {}
-        filters = filters_of(site, since, until, segment)
         return [d.as_json() for d in read_chart(sql, wanted, filters, **extra)]
 
     @app.get("/api/page/{page_id}")
     def whole_page(
         page_id: str,
         sql: Sql,
-        site: Site,
-        since: From = None,
-        until: To = None,
-        segment: Segment = ALL_SEGMENTS,
+        filters: Filters,
         profile: str | None = None,
     ) -> list[dict[str, Any]]:
         extra = {"profile": profile} if profile is not None else {}
-        filters = filters_of(site, since, until, segment)
         return [d.as_json() for d in read_page(sql, page_of(page_id), filters, **extra)]
 
     @app.get("/api/csv/{page_id}/{chart_id}")
@@ -200,18 +197,14 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
         page_id: str,
         chart_id: str,
         sql: Sql,
-        site: Site,
-        since: From = None,
-        until: To = None,
-        segment: Segment = ALL_SEGMENTS,
+        filters: Filters,
     ) -> Response:
         """A chart's rows as CSV, every row (a table's on-page limit lifted)."""
         wanted = page_of(page_id).chart(chart_id)
-        filters = filters_of(site, since, until, segment)
         taken = {p.name for p in wanted.recipe.params}
         unlimited = {"limit": "1000000"} if "limit" in taken else {}
         body = sql.raw(wanted.recipe.sql, "CSVWithNames", wanted.arguments(filters, **unlimited))
-        name = f"{site}-{page_id}-{chart_id}.csv"
+        name = f"{filters['site']}-{page_id}-{chart_id}.csv"
         return Response(
             body,
             media_type="text/csv",

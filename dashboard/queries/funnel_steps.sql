@@ -1,6 +1,8 @@
--- Funnel: people reaching product view, cart, checkout and order in that order within 7 days, and
--- ordering again. Anonymous browsing counts for the customer its browser later identified as.
--- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, segment String = *
+-- Funnel: people reaching product view, cart, checkout and order in that order within 7 days,
+-- and ordering again, for everyone (by = everyone), per first-touch channel (UTM source; direct
+-- when none; by = channel) or per current segment (by = segment: a person counts in each of
+-- theirs). Anonymous browsing counts for the customer its browser later identified as.
+-- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, segment String = *, by String = everyone
 WITH identities AS
 (
     SELECT anonymous_id, any(customer_id) AS customer
@@ -30,8 +32,26 @@ levels AS
           WHERE site_id = {site:String} AND segment = {segment:String}
           GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
     GROUP BY who
+),
+members AS
+(
+    SELECT profile_id AS who, groupArray(segment) AS segments
+    FROM
+    (
+        SELECT segment, profile_id
+        FROM segment_membership
+        WHERE site_id = {site:String}
+        GROUP BY segment, profile_id
+        HAVING argMaxMerge(last_change) = 'entered'
+    )
+    GROUP BY profile_id
 )
-SELECT countIf(level >= 1) AS viewed, countIf(level >= 2) AS carted,
+SELECT group_name, countIf(level >= 1) AS viewed, countIf(level >= 2) AS carted,
        countIf(level >= 3) AS checked_out, countIf(level >= 4) AS ordered,
        countIf(level >= 4 AND orders >= 2) AS repeated
-FROM levels
+FROM levels LEFT JOIN members USING (who)
+ARRAY JOIN multiIf({by:String} = 'segment', segments,
+                   {by:String} = 'channel', [if(first_source = '', '(direct)', first_source)],
+                   ['everyone']) AS group_name
+GROUP BY group_name
+ORDER BY viewed DESC, group_name
