@@ -3,9 +3,8 @@
 SELECT pair.1 AS product_a, pair.2 AS product_b, count() AS together
 FROM
 (
-    SELECT arraySort(arrayDistinct(arrayMap(item -> JSONExtractString(item, 'product_id'),
-               JSONExtractArrayRaw(properties, 'items')))) AS products
-    FROM events FINAL
+    SELECT arraySort(arrayDistinct(item_ids)) AS products
+    FROM events_by_type FINAL
     WHERE site_id = {site:String} AND type = 'order_placed' AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
       AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
           SELECT profile_id FROM segment_membership

@@ -4,7 +4,7 @@
 WITH orders AS
 (
     SELECT customer_id AS who, toStartOfMonth(occurred_at) AS month
-    FROM events FINAL
+    FROM events_by_type FINAL
     WHERE site_id = {site:String} AND type = 'order_placed' AND customer_id != ''
       AND ({segment:String} = '*' OR customer_id IN (
           SELECT profile_id FROM segment_membership

@@ -2,7 +2,7 @@
 -- anonymous profile is anon-<anonymous id>).
 -- params: site String = demo, profile String, limit UInt32 = 200
 SELECT occurred_at, type, anonymous_id, session_id, path, product_id, order_total, utm_source
-FROM events FINAL
+FROM events_by_type FINAL
 WHERE site_id = {site:String}
   AND (customer_id = {profile:String} OR concat('anon-', anonymous_id) = {profile:String}
        OR anonymous_id IN (SELECT anonymous_id FROM events

@@ -15,9 +15,11 @@ people AS
     SELECT e.type, e.occurred_at, e.utm_source, e.utm_medium,
            if(e.customer_id != '', e.customer_id,
               if(i.customer != '', i.customer, concat('anon-', e.anonymous_id))) AS who
-    FROM events AS e FINAL
+    FROM events_by_type AS e FINAL
     LEFT JOIN identities AS i USING (anonymous_id)
-    WHERE e.site_id = {site:String} AND e.occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+    WHERE e.site_id = {site:String}
+      AND e.type IN ('product_view', 'cart_add', 'checkout_started', 'order_placed')
+      AND e.occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
 ),
 levels AS
 (

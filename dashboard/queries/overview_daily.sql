@@ -4,7 +4,7 @@ SELECT toDate(occurred_at) AS day, count() AS events, uniqExact(anonymous_id) AS
        uniqExactIf(customer_id, customer_id != '') AS customers,
        countIf(type = 'order_placed') AS orders,
        sumIf(order_total, type = 'order_placed') AS revenue
-FROM events FINAL
+FROM events_by_type FINAL
 WHERE site_id = {site:String} AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
   AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
           SELECT profile_id FROM segment_membership

@@ -7,8 +7,8 @@ FROM
 (
     SELECT product_id, countIf(type = 'product_view') AS views,
            countIf(type = 'cart_add') AS cart_adds, toUInt64(0) AS units,
-           toDecimal64(0, 2) AS revenue
-    FROM events FINAL
+           toDecimal128(0, 4) AS revenue
+    FROM events_by_type FINAL
     WHERE site_id = {site:String} AND type IN ('product_view', 'cart_add') AND product_id != ''
       AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)} AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
           SELECT profile_id FROM segment_membership
@@ -16,12 +16,10 @@ FROM
           GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
     GROUP BY product_id
     UNION ALL
-    SELECT JSONExtractString(item, 'product_id') AS product_id, 0, 0,
-           sum(toUInt64OrZero(JSONExtractRaw(item, 'quantity'))) AS units,
-           sum(toDecimal64OrZero(JSONExtractString(item, 'price'), 2)
-               * toUInt64OrZero(JSONExtractRaw(item, 'quantity'))) AS revenue
-    FROM events FINAL
-    ARRAY JOIN JSONExtractArrayRaw(properties, 'items') AS item
+    SELECT item_id AS product_id, 0, 0, sum(toUInt64(item_unit)) AS units,
+           sum(item_price * item_unit) AS revenue
+    FROM events_by_type FINAL
+    ARRAY JOIN item_ids AS item_id, item_units AS item_unit, item_prices AS item_price
     WHERE site_id = {site:String} AND type = 'order_placed' AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
       AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
           SELECT profile_id FROM segment_membership

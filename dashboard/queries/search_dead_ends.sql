@@ -2,8 +2,8 @@
 -- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, segment String = *
 WITH searches AS
 (
-    SELECT session_id, lower(JSONExtractString(properties, 'query')) AS term, occurred_at
-    FROM events FINAL
+    SELECT session_id, search_query AS term, occurred_at
+    FROM events_by_type FINAL
     WHERE site_id = {site:String} AND type = 'search' AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
       AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
           SELECT profile_id FROM segment_membership
@@ -13,7 +13,7 @@ WITH searches AS
 browsing AS
 (
     SELECT session_id, max(occurred_at) AS last_browse
-    FROM events
+    FROM events_by_type
     WHERE site_id = {site:String} AND type IN ('product_view', 'cart_add')
       AND session_id IN (SELECT session_id FROM searches)
     GROUP BY session_id

@@ -3,7 +3,7 @@
 SELECT site_id, toString(toDate(min(occurred_at))) AS first_day,
        toString(toDate(max(occurred_at))) AS last_day, count() AS events,
        any(segments.segments) AS segments
-FROM events
+FROM events_by_type
 LEFT JOIN
 (
     SELECT site_id, arraySort(groupUniqArray(segment)) AS segments

@@ -4,7 +4,7 @@ SELECT pair.1 AS product_a, pair.2 AS product_b, count() AS together
 FROM
 (
     SELECT session_id, arraySort(groupUniqArray(product_id)) AS products
-    FROM events
+    FROM events_by_type
     WHERE site_id = {site:String} AND type = 'product_view' AND product_id != '' AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
       AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
           SELECT profile_id FROM segment_membership
