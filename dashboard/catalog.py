@@ -238,7 +238,7 @@ PAGES: tuple[Page, ...] = (
                 "Revenue by first and last touch",
                 "bar",
                 "channel_revenue",
-                x="group_name",
+                x="channel",
                 y=("revenue",),
                 series="model",
             ),
