@@ -298,11 +298,11 @@ class Stack:
                 Child(
                     "dashboard",
                     [python, "-m", "dashboard"],
-                    {
+                    common
+                    | {
                         "FOOTFALL_PORT": str(s.dashboard_port),
                         "FOOTFALL_SQL_URL": s.sink_url,
                         "FOOTFALL_WORKER_URL": s.worker_url,
-                        "PYTHONUNBUFFERED": "1",
                     },
                     lambda: http_ok(f"{s.dashboard_url}/healthz"),
                     f"{s.dashboard_url} (dashboard: sign in with the admin or a site's token)",
