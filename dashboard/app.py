@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from dashboard.answers import Answers, KeptSql
 from dashboard.catalog import ALL_SEGMENTS, PAGES, Page, page
 from dashboard.reading import read_chart, read_page, read_rows
 from dashboard.settings import DashboardSettings
@@ -57,19 +58,19 @@ def client_for(settings: DashboardSettings, token: str) -> SqlClient:
     return SqlClient(settings.sql_url, token, timeout=settings.query_timeout_s)
 
 
-def visitor_sql(request: Request) -> Iterator[SqlClient]:
+def visitor_sql(request: Request) -> Iterator[KeptSql]:
     """A SQL client speaking with the visitor's token (401 without one)."""
     token = token_of(request)
     if token is None:
         raise HTTPException(401, "sign in with the admin token or your site's token")
     client = client_for(request.app.state.settings, token)
     try:
-        yield client
+        yield KeptSql(client, token, request.app.state.answers)
     finally:
         client.close()
 
 
-Sql = Annotated[SqlClient, Depends(visitor_sql)]
+Sql = Annotated[KeptSql, Depends(visitor_sql)]
 Site = Annotated[str, Query(min_length=1, max_length=200)]
 From = Annotated[str | None, Query(alias="from")]
 To = Annotated[str | None, Query(alias="to")]
@@ -104,6 +105,7 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     app = FastAPI(title="Footfall dashboard", docs_url=None, redoc_url=None)
 
     app.state.settings = settings
+    app.state.answers = Answers(settings.answers_ttl_s)
 
     @app.exception_handler(QueryError)
     async def query_refused(request: Request, exc: QueryError) -> JSONResponse:
@@ -203,7 +205,9 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
         wanted = page_of(page_id).chart(chart_id)
         taken = {p.name for p in wanted.recipe.params}
         unlimited = {"limit": "1000000"} if "limit" in taken else {}
-        body = sql.raw(wanted.recipe.sql, "CSVWithNames", wanted.arguments(filters, **unlimited))
+        body = sql.sql.raw(
+            wanted.recipe.sql, "CSVWithNames", wanted.arguments(filters, **unlimited)
+        )
         name = f"{filters['site']}-{page_id}-{chart_id}.csv"
         return Response(
             body,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dashboard.answers import KeptSql
 from dashboard.catalog import Chart, Page
 from dashboard.stats import wilson_interval
-from footfall.sqlclient import SqlClient
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def with_interval(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_chart(
-    sql: SqlClient, chart: Chart, filters: dict[str, str], **extra: str
+    sql: KeptSql, chart: Chart, filters: dict[str, str], **extra: str
 ) -> list[ChartData]:
     """One chart's data; an experiment chart gives one per experiment of the period."""
     if chart.query == "ab_conversion":
@@ -86,12 +86,12 @@ def read_chart(
 
 
 def read_rows(
-    sql: SqlClient, query: str, filters: dict[str, str], **extra: str
+    sql: KeptSql, query: str, filters: dict[str, str], **extra: str
 ) -> list[dict[str, Any]]:
     """The rows of a query of the catalogue that no chart draws (a list to choose from)."""
     chart = Chart(query, query, "table", query)
     return sql.rows(chart.recipe.sql, chart.arguments(filters, **extra))
 
 
-def read_page(sql: SqlClient, page: Page, filters: dict[str, str], **extra: str) -> list[ChartData]:
+def read_page(sql: KeptSql, page: Page, filters: dict[str, str], **extra: str) -> list[ChartData]:
     return [data for chart in page.charts for data in read_chart(sql, chart, filters, **extra)]

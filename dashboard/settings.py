@@ -25,3 +25,9 @@ class DashboardSettings(FootfallSettings):
     )
     refresh_s: float = Field(default=5.0, gt=0, description="How often live pages reload.")
     query_timeout_s: float = Field(default=30.0, gt=0)
+    answers_ttl_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How long an answer is reused for the same token and query (charts of a "
+        "page that share a query; visitors of a live page).",
+    )
