@@ -259,14 +259,20 @@ function heatmap(data) {
     series: [{ name: valueColumn, type: "heatmap", data: values, label: { show: xs.length <= 12 } }] };
 }
 
+function narrow() {
+  return window.innerWidth < 640;
+}
+
 function funnel(data) {
   const row = data.rows[0];
   const steps = data.y.map((name) => ({ name, value: row[name] }));
   const labels = steps.map((s, i) => i === 0 ? `${s.name}: ${s.value}`
     : `${s.name}: ${s.value} (${steps[i - 1].value ? Math.round(100 * s.value / steps[i - 1].value) : 0}% of previous)`);
   return { tooltip: { trigger: "item" },
-    series: [{ type: "funnel", sort: "none", left: "5%", width: "90%", minSize: "8%", gap: 2,
-      label: { formatter: (p) => labels[p.dataIndex] }, data: steps }] };
+    // On a phone the labels go inside the steps: beside them they would leave the screen.
+    series: [{ type: "funnel", sort: "none", left: "5%", width: narrow() ? "90%" : "60%", minSize: "30%",
+      gap: 2, label: { position: narrow() ? "inside" : "right", formatter: (p) => labels[p.dataIndex] },
+      data: steps }] };
 }
 
 function sankey(data) {
