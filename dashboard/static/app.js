@@ -1,7 +1,7 @@
 // The dashboard's pages: fetch each chart's rows from /api and draw them with ECharts.
 "use strict";
 
-const state = { meta: null, timer: null, charts: [] };
+const state = { meta: null, timer: null, charts: [], narrow: undefined };
 const $ = (sel) => document.querySelector(sel);
 const WIDE = new Set(["table", "sankey"]);
 
@@ -56,6 +56,7 @@ async function start() {
     return;
   }
   $("#login").hidden = true;
+  state.narrow = narrow();
   const form = $("#filters");
   form.hidden = false;
   form.site.innerHTML = "";
@@ -81,6 +82,7 @@ async function render() {
   for (const chart of state.charts) chart.dispose();
   state.charts = [];
   const { id, arg } = currentPage();
+  document.body.dataset.loaded = "";
   const page = state.meta.pages.find((p) => p.id === id);
   if (!page) { $("#status").textContent = `No page ${id}`; return; }
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === id));
@@ -330,7 +332,11 @@ async function loadLive(profile) {
 }
 
 window.addEventListener("hashchange", render);
-window.addEventListener("resize", () => state.charts.forEach((c) => c.resize()));
+window.addEventListener("resize", () => {
+  if (state.narrow !== undefined && state.narrow !== narrow()) render();  // phone layout
+  else state.charts.forEach((c) => c.resize());
+  state.narrow = narrow();
+});
 document.addEventListener("DOMContentLoaded", () => {
   $("#filters").addEventListener("change", (event) => {
     if (event.target.name === "site") fillSegments();
