@@ -89,6 +89,8 @@ def ports_in_use(stack: Stack) -> list[int]:
     """
     s = stack.settings
     ports = [s.collector_port, s.worker_port, s.sink_port, s.webhooks_port]
+    if s.dashboard:
+        ports.append(s.dashboard_port)
     if stack.broker is not None:
         ports.append(s.broker_port)
         if stack.broker_kind is BrokerKind.kafka:
@@ -364,6 +366,11 @@ def demo(
         html_report = settings.data_dir / "report.html"
         html_report.write_text(page(headline, results), encoding="utf-8")
         console.print(f"Charts: {html_report.resolve().as_uri()}")
+        if keep_running and settings.dashboard:
+            console.print(
+                f"Dashboard: {settings.dashboard_url}/ (sign in with the admin token, "
+                "FOOTFALL_ADMIN_TOKEN)"
+            )
         if keep_running:
             console.print("The stack keeps running; Ctrl-C stops it.")
             while not stack.dead():
@@ -472,6 +479,42 @@ def sql(
         client.close()
 
 
+@app.command()
+def dashboard(
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8130).")] = None,
+    sql_url: Annotated[
+        str | None, typer.Option(help="The sink's SQL endpoint; default the local stack's.")
+    ] = None,
+    worker_url: Annotated[
+        str | None, typer.Option(help="A stream worker's web port; default the local stack's.")
+    ] = None,
+) -> None:
+    """Serve the dashboard in the foreground, reading a running stack (`footfall up` starts
+    one of its own): pages of charts, each with the SQL behind it."""
+    import uvicorn
+
+    from dashboard.app import DashboardError, create_app
+    from dashboard.settings import DashboardSettings
+
+    stack = StackSettings()
+    settings = DashboardSettings(
+        port=port or stack.dashboard_port,
+        sql_url=sql_url or stack.sink_url,
+        worker_url=worker_url or stack.worker_url,
+    )
+    try:
+        served = create_app(settings)
+    except DashboardError as exc:
+        raise fail(str(exc)) from exc
+    if port_open(settings.port):
+        raise fail(
+            f"Port {settings.port} is in use (is `footfall up` running? it serves the dashboard "
+            f"at {stack.dashboard_url}); choose another with --port"
+        )
+    console.print(f"Dashboard: http://{settings.host}:{settings.port}/ reading {settings.sql_url}")
+    uvicorn.run(served, host=settings.host, port=settings.port, log_level="warning")
+
+
 class MigrateAction(StrEnum):
     status = "status"
     up = "up"
@@ -532,6 +575,19 @@ app.add_typer(bench_app, name="bench")
 bench_app.command("processors")(bench_processors_command)
 bench_app.command("sink")(bench_sink_command)
 bench_app.command("stack")(bench_stack_command)
+
+
+@bench_app.command("dashboard")
+def bench_dashboard(
+    events: Annotated[int, typer.Option(help="Events to measure on.")] = 1_000_000,
+    shoppers: Annotated[int, typer.Option(help="Demo shoppers sent through the stack.")] = 300,
+    repeats: Annotated[int, typer.Option(help="Loads of every page; the median is shown.")] = 3,
+    broker: BenchBroker = None,
+) -> None:
+    """Every dashboard page's load time on --events demo-like events (embedded engine)."""
+    from footfall.bench_dashboard import bench_dashboard_command
+
+    bench_dashboard_command(events, shoppers, repeats, broker)
 
 
 @bench_app.command("webhooks")

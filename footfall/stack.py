@@ -66,6 +66,10 @@ class StackSettings(FootfallSettings):
     worker_port: int = 6066
     sink_port: int = 8123
     webhooks_port: int = 8125
+    dashboard_port: int = 8130
+    dashboard: bool = Field(
+        default=True, description="Start the dashboard (tests that do not look at it leave it out)."
+    )
     clickhouse_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("CLICKHOUSE_URL", "FOOTFALL_CLICKHOUSE_URL"),
@@ -99,6 +103,10 @@ class StackSettings(FootfallSettings):
     @property
     def webhooks_url(self) -> str:
         return f"http://127.0.0.1:{self.webhooks_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
 
 
 STATE_DIRS = ("worker", "webhooks")  # hold offsets and tables that must match the broker
@@ -298,6 +306,21 @@ class Stack:
                 f"{s.collector_url} (events: POST /v1/batch, shop: /shop/)",
             ),
         ]
+        if s.dashboard:
+            self.children.append(
+                Child(
+                    "dashboard",
+                    [python, "-m", "dashboard"],
+                    common
+                    | {
+                        "FOOTFALL_PORT": str(s.dashboard_port),
+                        "FOOTFALL_SQL_URL": s.sink_url,
+                        "FOOTFALL_WORKER_URL": s.worker_url,
+                    },
+                    lambda: http_ok(f"{s.dashboard_url}/healthz"),
+                    f"{s.dashboard_url} (dashboard: sign in with the admin or a site's token)",
+                )
+            )
 
     @property
     def broker_kind(self) -> BrokerKind:

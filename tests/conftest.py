@@ -79,6 +79,8 @@ def stack_settings_for(tmp: Path, own_broker: bool = False, **overrides: object)
         "worker_port": free_port(),
         "sink_port": free_port(),
         "webhooks_port": free_port(),
+        "dashboard_port": free_port(),
+        "dashboard": False,
         "start_timeout_s": 60.0,
     }
     return StackSettings(**(values | overrides))  # type: ignore[arg-type]

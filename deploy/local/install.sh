@@ -43,6 +43,14 @@ if [ "${CI:-}" = true ] && [ ! -f "$kafka_lib/kafka_2.13-$kafka_version.jar" ]; 
     exit 1
 fi
 
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing npm for the dashboard's chart library (Debian package)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+fi
+echo "==> installing the dashboard's chart library (ECharts, pinned in dashboard/package-lock.json)"
+npm ci --prefix dashboard --no-audit --no-fund --loglevel=error
+
 if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "==> installing Chromium for the browser tests (Debian package)"

@@ -37,6 +37,18 @@ CHANNELS = [
     ({}, 0.2),
 ]
 COUPONS = ["SAVE10", "WELCOME5", "FLASH20"]
+REVIEW_TEXTS = {
+    "high": [
+        "Lovely quality, arrived quickly",
+        "Exactly as described",
+        "Great value, would buy again",
+    ],
+    "low": [
+        "Cheap material, broke after a week",
+        "Arrived late and damaged",
+        "Poor fit, returning it",
+    ],
+}
 USER_AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/130.0 Safari/537.36",
@@ -117,6 +129,9 @@ class Storefront:
 
     def __init__(self, seed: int, now: datetime, weeks: int) -> None:
         self.rng = random.Random(seed)
+        # Reviews and experiment exposures draw from their own generator, so adding them left
+        # every other event of a seed as it was.
+        self.extras = random.Random(seed + 1)
         self.now = now
         self.start = now - timedelta(weeks=weeks)
         self.products = catalogue()
@@ -130,9 +145,11 @@ class Storefront:
         at: datetime,
         properties: dict[str, Any] | None = None,
         identified: bool = False,
+        rng: random.Random | None = None,
     ) -> dict[str, Any]:
+        bits = (rng or self.rng).getrandbits(128)
         event: dict[str, Any] = {
-            "event_id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+            "event_id": str(uuid.UUID(int=bits, version=4)),
             "type": kind,
             "anonymous_id": device,
             "session_id": session,
@@ -208,6 +225,7 @@ class Storefront:
             events.append(self.event(kind, shopper, device, session, at, props, identified))
 
         emit("page_view", {"category": self.rng.choice(list(CATEGORIES))})
+        events.append(self.exposure(shopper, device, session, at, identified))
         viewed = [self.pick(tier) for _ in range(self.rng.randint(1, 5))]
         for product in viewed:
             emit("product_view", product_props(product))
@@ -233,10 +251,46 @@ class Storefront:
                 events[-1]["properties"] = {"traits": {"persona": persona}}
             emit("checkout_started", {"items": [line(p) for p in cart]})
             sim.server_events.append(self.order(shopper, cart, at + timedelta(seconds=30)))
+            if self.extras.random() < 0.35:
+                events.append(self.review(shopper, device, session, at, cart[0]))
         elif persona == "cart_abandoner" and cart and self.rng.random() < 0.4:
             emit("checkout_started", {"items": [line(p) for p in cart]})
         sim.browser_events.extend(events)
         return identified
+
+    def exposure(
+        self, shopper: Shopper, device: str, session: str, at: datetime, identified: bool
+    ) -> dict[str, Any]:
+        """The home page's A/B test: a device keeps its variant."""
+        variant = "B" if sum(device.encode()) % 2 else "A"
+        props = {"experiment": "free_shipping_banner", "variant": variant}
+        return self.extra_event(
+            "experiment_exposure", shopper, device, session, at, props, identified
+        )
+
+    def review(
+        self, shopper: Shopper, device: str, session: str, at: datetime, product: Product
+    ) -> dict[str, Any]:
+        """A review of a bought product; bargain hunters are the hardest to please."""
+        low = shopper.persona == "bargain_hunter" and self.extras.random() < 0.5
+        rating = self.extras.randint(1, 2) if low else self.extras.randint(3, 5)
+        text = self.extras.choice(REVIEW_TEXTS["low" if low else "high"])
+        props = {"product_id": product.product_id, "rating": rating, "text": text}
+        return self.extra_event(
+            "review", shopper, device, session, at + timedelta(minutes=2), props, True
+        )
+
+    def extra_event(
+        self,
+        kind: str,
+        shopper: Shopper,
+        device: str,
+        session: str,
+        at: datetime,
+        props: dict[str, Any],
+        identified: bool,
+    ) -> dict[str, Any]:
+        return self.event(kind, shopper, device, session, at, props, identified, self.extras)
 
     def order(self, shopper: Shopper, cart: list[Product], at: datetime) -> dict[str, Any]:
         subtotal = sum((p.price for p in cart), Decimal(0))

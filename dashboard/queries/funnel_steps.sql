@@ -1,0 +1,59 @@
+-- Funnel: people reaching product view, cart, checkout and order in that order within 7 days,
+-- and ordering again, for everyone (by = everyone), per first-touch channel (UTM source; direct
+-- when none; by = channel) or per current segment (by = segment: a person counts in each of
+-- theirs). Anonymous browsing counts for the customer its browser later identified as.
+-- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, segment String = *, by String = everyone
+WITH identities AS
+(
+    SELECT anonymous_id, any(customer_id) AS customer
+    FROM events
+    WHERE site_id = {site:String} AND customer_id != ''
+    GROUP BY anonymous_id
+),
+people AS
+(
+    SELECT e.type, e.occurred_at, e.utm_source, e.utm_medium,
+           if(e.customer_id != '', e.customer_id,
+              if(i.customer != '', i.customer, concat('anon-', e.anonymous_id))) AS who
+    FROM events_by_type AS e FINAL
+    LEFT JOIN identities AS i USING (anonymous_id)
+    WHERE e.site_id = {site:String}
+      AND e.type IN ('product_view', 'cart_add', 'checkout_started', 'order_placed')
+      AND e.occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+),
+levels AS
+(
+    SELECT who,
+           windowFunnel(7 * 86400)(toDateTime(occurred_at), type = 'product_view',
+               type = 'cart_add', type = 'checkout_started', type = 'order_placed') AS level,
+           countIf(type = 'order_placed') AS orders,
+           argMinIf(utm_source, occurred_at, utm_source != '') AS first_source
+    FROM people
+    WHERE ({segment:String} = '*' OR who IN (
+          SELECT profile_id FROM segment_membership
+          WHERE site_id = {site:String} AND segment = {segment:String}
+          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+    GROUP BY who
+),
+members AS
+(
+    SELECT profile_id AS who, groupArray(segment) AS segments
+    FROM
+    (
+        SELECT segment, profile_id
+        FROM segment_membership
+        WHERE site_id = {site:String}
+        GROUP BY segment, profile_id
+        HAVING argMaxMerge(last_change) = 'entered'
+    )
+    GROUP BY profile_id
+)
+SELECT group_name, countIf(level >= 1) AS viewed, countIf(level >= 2) AS carted,
+       countIf(level >= 3) AS checked_out, countIf(level >= 4) AS ordered,
+       countIf(level >= 4 AND orders >= 2) AS repeated
+FROM levels LEFT JOIN members USING (who)
+ARRAY JOIN multiIf({by:String} = 'segment', segments,
+                   {by:String} = 'channel', [if(first_source = '', '(direct)', first_source)],
+                   ['everyone']) AS group_name
+GROUP BY group_name
+ORDER BY viewed DESC, group_name

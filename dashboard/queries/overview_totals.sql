@@ -1,0 +1,12 @@
+-- Events, visitors, customers, orders and revenue in the period.
+-- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, segment String = *
+SELECT count() AS events, uniqExact(anonymous_id) AS visitors,
+       uniqExactIf(customer_id, customer_id != '') AS customers,
+       countIf(type = 'order_placed') AS orders,
+       sumIf(order_total, type = 'order_placed') AS revenue
+FROM events_by_type FINAL
+WHERE site_id = {site:String} AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+  AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
+          SELECT profile_id FROM segment_membership
+          WHERE site_id = {site:String} AND segment = {segment:String}
+          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
