@@ -25,8 +25,11 @@ ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "journey_transitions": ("profile_id",),
     "segment_changes": ("profile_id",),
     "sessions": ("anonymous_id",),
+    "events_by_type": ("anonymous_id", "customer_id"),
+    "segment_membership": ("profile_id",),
 }
-"""Tables with a site_id and id columns, deleted by subject."""
+"""Tables with a site_id and id columns, deleted by subject (the materialized copies too:
+a view fills its table only from new inserts, never back from a deletion)."""
 
 DLQ_IDS = ("anonymous_id", "customer_id", "profile_id")
 """Fields of a DLQ payload (or of its ``event``) that carry an id."""
