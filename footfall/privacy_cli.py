@@ -103,6 +103,11 @@ def erasure_status_command(
 
 
 EXPORTED_TABLES = (*ID_COLUMNS, "dlq_events")
+EXPORTED_COLUMNS = {
+    "sessions": "* EXCEPT (events)",
+    "segment_membership": "* EXCEPT (last_change), finalizeAggregation(last_change) AS last_change",
+}
+"""Tables with aggregate states: their readable values instead of the binary states."""
 LISTED_SUBJECTS = "splitByChar(',', {subjects:String})"
 """The subjects as one bound string: the SQL endpoint binds every parameter as text."""
 
@@ -127,7 +132,7 @@ def held_rows(sql: SqlClient, site: str, subjects: list[str]) -> dict[str, list[
             where = dlq_matching(LISTED_SUBJECTS)
         else:
             where = matching(ID_COLUMNS[table], LISTED_SUBJECTS)
-        columns = "* EXCEPT (events)" if table == "sessions" else "*"
+        columns = EXPORTED_COLUMNS.get(table, "*")
         held[table] = sql.rows(f"SELECT {columns} FROM {table} WHERE {where}", params)
     return held
 

@@ -47,10 +47,12 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack for the module's tests: each reads only its own browser's events."""
-    with Stack(stack_settings_for(tmp_path_factory.mktemp("browser"))) as running:
+    """One stack, its dashboard on, for every browser test: each reads only its own
+    browser's events, and the dashboard's figures are checked against the same store."""
+    settings = stack_settings_for(tmp_path_factory.mktemp("browser"), dashboard=True)
+    with Stack(settings) as running:
         running.start()
         yield running
 

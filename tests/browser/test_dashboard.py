@@ -27,7 +27,6 @@ from footfall.demo.sender import send_all
 from footfall.demo.simulator import simulate
 from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
-from tests.conftest import stack_settings_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -37,21 +36,20 @@ LIVE_FIGURES = {"lag"}  # seconds since the last event: changes between the page
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, SqlClient]]:
-    settings = stack_settings_for(tmp_path_factory.mktemp("dashboard"), dashboard=True)
+def demo(stack: Stack) -> Iterator[tuple[Stack, SqlClient]]:
+    """The browser tests' stack (its dashboard on), fed with the demo's shoppers."""
+    settings = stack.settings
     sim = simulate(50, seed=9, weeks=6)
-    with Stack(settings) as stack:
-        stack.start()
-        streams = [("demo-write-key", sim.browser_events), ("demo-secret-key", sim.server_events)]
-        with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's loop
-            report = pool.submit(asyncio.run, send_all(settings.collector_url, streams)).result()
-        sql = SqlClient(settings.sink_url, settings.admin_token)
-        wait_until_queryable(sql, report.accepted)
-        with contextlib.suppress(TimeoutError):  # one timer is at times reported overdue for
-            # minutes (the worker's, not the dashboard's); the others have fired by then
-            wait_until_queryable(sql, report.accepted, timeout=30, wait_for_timers=True)
-        yield stack, sql
-        sql.close()
+    streams = [("demo-write-key", sim.browser_events), ("demo-secret-key", sim.server_events)]
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's loop
+        report = pool.submit(asyncio.run, send_all(settings.collector_url, streams)).result()
+    sql = SqlClient(settings.sink_url, settings.admin_token)
+    wait_until_queryable(sql, report.accepted)
+    with contextlib.suppress(TimeoutError):  # one timer is at times reported overdue for
+        # minutes (the worker's, not the dashboard's); the others have fired by then
+        wait_until_queryable(sql, report.accepted, timeout=30, wait_for_timers=True)
+    yield stack, sql
+    sql.close()
 
 
 def numbers(value: Any) -> list[Decimal]:
