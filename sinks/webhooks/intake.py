@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from footfall.config import Topics
-from schemas.consent import marketing_withdrawn
+from schemas.consent import Consent, marketing_withdrawn
 from schemas.webhooks import Delivery, ProfileSummary, Subscription
 from sinks.webhooks.deliveries import new_delivery
 from sinks.webhooks.settings import DeliveryPolicy
@@ -40,9 +41,16 @@ CART_EVENTS = frozenset({"cart_add", "cart_remove", "checkout_started", "order_p
 
 
 def event_denies_marketing(event: dict[str, Any]) -> bool:
-    """Whether an event (as JSON) carries a marketing denial in its ``context.consent``."""
-    consent = (event.get("context") or {}).get("consent")
-    return isinstance(consent, dict) and consent.get("marketing") is False
+    """Whether an event (as JSON) carries a marketing denial in its ``context.consent`` (read
+    as the collector does, so an old record's ``false`` counts too)."""
+    context = event.get("context")
+    signal = context.get("consent") if isinstance(context, dict) else None
+    if signal is None:
+        return False
+    try:
+        return Consent.model_validate(signal).marketing is False
+    except ValidationError:
+        return False
 
 
 class Intake:
