@@ -128,9 +128,10 @@ def test_consent_by_purpose_travels_with_events_and_a_withdrawal_is_sent(
     base = serve_pages(page, stack, "{flushInterval: 200, requireConsent: true}")
     page.goto(f"{base}/test/purposes.html")
     browser_id = anonymous_id(page)
-    page.evaluate("footfall.consent({analytics_storage: 'granted', ad_storage: 'denied'})")
-    page.evaluate("footfall.track('click', {element: 'no-marketing'})")
-    page.evaluate("footfall.flush()")
+    page.evaluate(
+        "footfall.consent({analytics_storage: 'granted', ad_storage: 'denied'});"
+        "footfall.track('click', {element: 'no-marketing'}); footfall.flush()"
+    )
     events = wait_for_events(stack, of(browser_id), count=2)
     assert all(e["context"]["consent"] == {"analytics": True, "marketing": False} for e in events)
     assert {e["properties"].get("name") for e in events} >= {"consent"}
