@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from collector.consent import AnalyticsRule, kept
 from schemas.events import (
     EVENT_MODELS,
     MONEY_EVENT_TYPES,
@@ -50,6 +51,8 @@ class BatchResult:
     accepted: list[Event] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    withheld: int = 0
+    """Valid events not stored at all: an ``identify`` without analytics consent."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class RequestFacts:
     sent_at: datetime | None = None
     max_clock_skew: timedelta = timedelta(days=7)
     max_extra_fields: int = 32
+    analytics_consent: AnalyticsRule = "assumed"
+    anonymize_key: str = field(default="", repr=False)
 
 
 def read_body(body: bytes) -> dict[str, Any]:
@@ -184,12 +189,16 @@ def validate_batch(
             result.rejected.append(Rejection(index, reason, raw, event_id))
             continue
         try:
-            event = parse_event(prepare(raw, facts, context or {}))
+            parsed = parse_event(prepare(raw, facts, context or {}))
         except ValidationError as exc:
             result.rejected.append(Rejection(index, explain(exc), raw, event_id))
             continue
         except ValueError as exc:
             result.rejected.append(Rejection(index, bounded(str(exc)), raw, event_id))
+            continue
+        event = kept(parsed, facts.analytics_consent, facts.anonymize_key, facts.received_at.date())
+        if event is None:
+            result.withheld += 1
             continue
         encoded = dump_event(event)
         reason = size_problem(encoded)

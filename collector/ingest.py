@@ -218,6 +218,8 @@ async def ingest(
         sent_at=sent_at,
         max_clock_skew=timedelta(seconds=settings.max_clock_skew_s),
         max_extra_fields=settings.max_extra_fields,
+        analytics_consent=site.analytics_consent,
+        anonymize_key=site.secret_key_sha256,
     )
     country = collector.countries.country(ip) if collector.countries else None
     context = server_context(ip, request.headers.get("user-agent"), country)
@@ -281,7 +283,7 @@ async def ingest(
         if count:
             metrics.diverted.labels(reason).inc(count)
     return {
-        "accepted": len(result.accepted),
+        "accepted": len(result.accepted) + result.withheld,
         "duplicates": len(result.accepted) - len(fresh),
         "diverted": diverted,
         "rejected": [r.as_response() for r in result.rejected],

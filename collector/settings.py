@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from collector.consent import AnalyticsRule
 from footfall.config import FootfallSettings
 
 
@@ -30,6 +31,11 @@ class Site(BaseModel):
     write_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     secret_key_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     allowed_origins: list[str] = Field(default_factory=list)
+    analytics_consent: AnalyticsRule = Field(
+        default="assumed",
+        description="Events without an analytics signal: 'assumed' keeps them as they are, "
+        "'required' stores them anonymized (docs/privacy.md).",
+    )
 
     @model_validator(mode="before")
     @classmethod

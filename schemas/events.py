@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from schemas.consent import Consent
 from schemas.limits import (
     EventTime,
     FiniteFloat,
@@ -82,7 +83,10 @@ class Context(Strict):
     locale: Annotated[str, Field(max_length=35)] | None = None
     screen: Annotated[str, Field(max_length=32)] | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = None
-    consent: bool | None = None
+    consent: Consent | None = Field(
+        default=None,
+        description="Consent by purpose (schemas.consent); true/false stands for both.",
+    )
     # Set by the collector, never trusted from the client.
     ip: Annotated[str, Field(max_length=64)] | None = None
     country: Annotated[str, Field(max_length=2)] | None = None

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.consent import ConsentState
+
 Stage = Literal[
     "visitor",
     "engaged",
@@ -180,6 +182,9 @@ class Profile(BaseModel):
     country_at: datetime | None = None
     first_touch: Touch | None = None
     last_touch: Touch | None = None
+    consent: ConsentState = Field(
+        default_factory=ConsentState, description="Latest consent per purpose, event time."
+    )
     experiments: dict[str, str] = Field(
         default_factory=dict, description="experiment → variant seen"
     )

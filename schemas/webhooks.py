@@ -219,6 +219,9 @@ class Delivery(BaseModel):
     subscription_id: str
     site_id: str
     kind: str
+    profile_id: str | None = Field(
+        default=None, description="Whom it is about: none is sent once they withdraw consent."
+    )
     body: str = Field(description="The exact JSON body that is signed and sent.")
     attempt: int = Field(default=1, ge=1, description="Number of the next attempt.")
     max_attempt: int = Field(ge=1, description="The attempt after which it is dead.")

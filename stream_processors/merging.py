@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemas import consent
 from schemas.profile import Profile
 from stream_processors import cart as carts
 from stream_processors import dedup
@@ -108,6 +109,7 @@ def merge_profiles(into: Profile, other: Profile, window_days: int = DEFAULT_WIN
             "first_touch": first_touch(into.first_touch, other.first_touch),
             "last_touch": last_touch(into.last_touch, other.last_touch),
             "experiments": {**other.experiments, **into.experiments},
+            "consent": consent.merged(into.consent, other.consent),
             "days": add_days(into.days, other.days),
         }
     )

@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from schemas import consent
 from schemas.events import (
     CartAdd,
     CartRemove,
@@ -179,6 +180,11 @@ def context_changes(profile: Profile, event: Envelope) -> dict[str, Any]:
     if context.country and (profile.country_at is None or event.occurred_at >= profile.country_at):
         changes["country"] = context.country
         changes["country_at"] = event.occurred_at
+    folded = consent.with_signal(
+        profile.consent, context.consent, event.occurred_at, str(event.event_id)
+    )
+    if folded is not profile.consent:
+        changes["consent"] = folded
     touch = touch_of(event)
     if touch is not None:
         changes["first_touch"] = first_touch(profile.first_touch, touch)

@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from schemas.consent import describe
 from schemas.events import OrderPlaced, OrderRefunded
+from schemas.privacy import AuditRecord, subject
 from schemas.profile import Profile, StageTransition
 from schemas.segments import SegmentChange
 from stream_processors.identity import absorb_message, table_key
@@ -97,7 +99,24 @@ def event_step(
         current, event.type, event.occurred_at, str(event.event_id), config.journey
     )
     records = journey_records(message, transitions + more_transitions, changes + more_changes)
+    if current.consent != before.consent:
+        records.append(consent_audit(message, current))
+        return current, records, True  # a withdrawal reaches the dispatcher at once
     return current, records, isinstance(event, (OrderPlaced, OrderRefunded))
+
+
+def consent_audit(message: EventMessage, after: Profile) -> Record:
+    """The audit row of a consent change: the profile by its subject, never by its id."""
+    event = message.event
+    record = AuditRecord(
+        at=event.received_at or event.occurred_at,
+        actor="shopper",
+        action="consent.changed",
+        site_id=message.site_id,
+        target=subject(message.site_id, message.profile_id),
+        detail=describe(after.consent),
+    )
+    return ("audit", record.action, record.model_dump_json())
 
 
 def merge_step(

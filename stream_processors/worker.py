@@ -154,6 +154,7 @@ class Worker:
             "journey": self.topics.journey,
             "segments": self.topics.segments,
             "identified": self.topics.identified,
+            "audit": self.topics.audit,
         }
         schema: faust.Schema[str, Any] = faust.Schema(
             key_serializer="json", value_serializer=register_table_codec()

@@ -9,7 +9,7 @@
     "order_refunded identify review feedback experiment_exposure custom").split(" ");
   var MAX_BYTES = 60000;   // per request; a page may have 64 KiB of keepalive bodies in flight
   var K = { aid: "ff_aid", cid: "ff_cid", ses: "ff_session", q: "ff_queue", ft: "ff_first_touch",
-    consent: "ff_consent", drop: "ff_dropped", wait: "ff_retry", stub: "ff_stub" };
+    consent: "ff_consent", purposes: "ff_purposes", drop: "ff_dropped", wait: "ff_retry", stub: "ff_stub" };
 
   // Storage and ids.
   function get(k) { try { return ls ? ls.getItem(k) : k in mem ? mem[k] : null; } catch (e) { return null; } }
@@ -44,6 +44,16 @@
 
   function doNotTrack() {
     return cfg.respectDoNotTrack && (nav.doNotTrack === "1" || w.doNotTrack === "1");
+  }
+  // What a consent(...) call grants, per purpose (undefined: not said).
+  function purposes(c) {
+    if (c === null || typeof c !== "object") return { analytics: !!c, marketing: !!c };
+    function mode(keys) {
+      var g; keys.forEach(function (k) { if (c[k] === "denied") g = false; else if (c[k] === "granted" && g !== false) g = true; });
+      return g;
+    }
+    return { analytics: "analytics" in c ? !!c.analytics : mode(["analytics_storage"]),
+      marketing: "marketing" in c ? !!c.marketing : mode(["ad_storage", "ad_user_data"]) };
   }
   function recording() { return !doNotTrack() && get(K.consent) !== "0"; }
   function sendable() { return ready && recording() && (!cfg.requireConsent || get(K.consent) === "1"); }
@@ -87,7 +97,7 @@
       referrer: cut(pg.referrer, 2048), title: cut(pg.title, 256), utm: s.utm || {}, coupon: s.coupon,
       landing_page: cut(s.landing, 2048), user_agent: cut(nav.userAgent, 1024), locale: cut(nav.language, 35),
       screen: w.screen ? w.screen.width + "x" + w.screen.height : undefined,
-      consent: get(K.consent) === "1" ? true : undefined };
+      consent: get(K.consent) === "1" ? json(K.purposes, null) || true : undefined };
     try { c.timezone = cut(Intl.DateTimeFormat().resolvedOptions().timeZone, 64); } catch (e) { /* no Intl */ }
     return c;
   }
@@ -108,8 +118,7 @@
     save(queue().filter(function (e) { return !ids[e.event_id]; }));
   }
 
-  function record(type, properties, top) {
-    if (!recording()) return null;
+  function build(type, properties, top) {
     var pg = replay ? replay.pg : currentPage(), t = replay ? replay.t : Date.now();
     if (TYPES.indexOf(type) < 0) { properties = { name: String(type), data: properties || {} }; type = "custom"; }
     var s = session(pg, t), e = { event_id: uuid(), type: type, anonymous_id: anonymousId(), session_id: s.id,
@@ -117,6 +126,11 @@
     var cid = get(K.cid); if (cid) e.customer_id = cid;
     if (properties) e.properties = properties;
     for (var k in top) e[k] = top[k];
+    return e;
+  }
+  function record(type, properties, top) {
+    if (!recording()) return null;
+    var e = build(type, properties, top);
     if (bytes(JSON.stringify(e)) > MAX_BYTES - 1000) { addDropped(1); return null; }   // can never be sent
     var q = queue(); q.push(e); q = save(q);
     if (q.length >= cfg.batchSize) flush(); else schedule(cfg.flushInterval);
@@ -162,6 +176,11 @@
     var delay = Math.max(backoff * (0.5 + Math.random() / 2), hold);
     put(K.wait, JSON.stringify({ at: Date.now() + delay, backoff: backoff, hold: hold ? Date.now() + hold : 0 }));
     schedule(0);
+  }
+
+  function tell(e) {   // one try, outside the queue: the ids are forgotten right after
+    fetch(cfg.host + "/v1/batch", { method: "POST", keepalive: true, body: body({ events: [e], dropped: 0 }),
+      credentials: "omit", headers: { "Content-Type": "text/plain" } }).catch(function () { /* best effort */ });
   }
 
   // One request; resolves to GO_ON, STOP (retry later) or SPLIT (413: resend in smaller requests).
@@ -288,11 +307,20 @@
     checkoutStarted: product("checkout_started"),
     orderPlaced: product("order_placed"),
     review: product("review"),
-    consent: function (granted) {
-      if (granted) { put(K.consent, "1"); anonymousId(); flush(); return; }
-      put(K.consent, "0");   // refused or withdrawn: forget what is queued and who this is
-      [K.q, K.drop, K.aid, K.cid, K.ses, K.ft, K.stub, K.wait].forEach(del);
-      writeCookie(K.aid, null);
+    consent: function (choice) {   // true/false, {analytics, marketing} or Consent Mode signals
+      var p = purposes(choice), said = JSON.stringify(p), changed = said !== get(K.purposes);
+      if (p.analytics === false) {   // refused or withdrawn: say so once, then forget what is queued and who this is
+        if (changed && sendable()) tell(build("custom", { name: "consent" }, { context: { consent: p } }));
+        put(K.consent, "0"); put(K.purposes, said);
+        [K.q, K.drop, K.aid, K.cid, K.ses, K.ft, K.stub, K.wait].forEach(del);
+        writeCookie(K.aid, null);
+        return;
+      }
+      if (p.analytics) put(K.consent, "1");
+      put(K.purposes, said);
+      if (p.analytics) anonymousId();
+      if (changed && p.marketing === false && get(K.consent) === "1") record("custom", { name: "consent" });   // a withdrawal reaches the profile at once
+      flush();
     },
     reset: function () {   // logout: queued events keep their ids; what follows is a new visitor
       [K.aid, K.cid, K.ses, K.ft].forEach(del);

@@ -38,6 +38,7 @@ def new_delivery(
         subscription_id=subscription.id,
         site_id=trigger.site_id,
         kind=trigger.kind,
+        profile_id=trigger.profile_id,
         body=payload.model_dump_json(),
         max_attempt=max_attempts,
         next_attempt_at=now,

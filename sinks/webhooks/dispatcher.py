@@ -106,6 +106,11 @@ class Dispatcher:
             return
         if delivery.replay is None and state.was_delivered(delivery.delivery_id):
             return
+        if self.intake.withdrawn(delivery.site_id, delivery.profile_id):
+            # Consent was withdrawn after the delivery was made: it is never sent.
+            state.mark_handled(handled_key(delivery), utcnow())
+            self.counts["withheld"] += 1
+            return
         subscription = self.store.find(delivery.subscription_id)
         if subscription is None or not subscription.enabled:
             why = "removed" if subscription is None else "disabled"

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from footfall.config import Topics
+from schemas.consent import Consent, marketing_withdrawn
 from schemas.webhooks import Delivery, ProfileSummary, Subscription
 from sinks.webhooks.deliveries import new_delivery
 from sinks.webhooks.settings import DeliveryPolicy
@@ -36,6 +38,19 @@ from sinks.webhooks.triggers import (
 log = logging.getLogger("footfall.webhooks")
 
 CART_EVENTS = frozenset({"cart_add", "cart_remove", "checkout_started", "order_placed"})
+
+
+def event_denies_marketing(event: dict[str, Any]) -> bool:
+    """Whether an event (as JSON) carries a marketing denial in its ``context.consent`` (read
+    as the collector does, so an old record's ``false`` counts too)."""
+    context = event.get("context")
+    signal = context.get("consent") if isinstance(context, dict) else None
+    if signal is None:
+        return False
+    try:
+        return Consent.model_validate(signal).marketing is False
+    except ValidationError:
+        return False
 
 
 class Intake:
@@ -91,6 +106,8 @@ class Intake:
             traits = clean_traits((event.get("properties") or {}).get("traits"))
             if traits:
                 self.state.merge_traits(site, profile_id, traits)
+        if event_denies_marketing(event):
+            return []  # the event itself withdraws (or never gave) marketing consent
         if kind == "order_placed":
             order = last_order_of(event)
             if order is None:
@@ -102,6 +119,10 @@ class Intake:
         if kind == "review":
             return review_trigger(event, profile_id, self.policy.low_rating_max)
         return []
+
+    def withdrawn(self, site: str, profile_id: str | None) -> bool:
+        """Whether the latest snapshot of the profile says marketing consent is withdrawn."""
+        return profile_id is not None and marketing_withdrawn(self.state.profile(site, profile_id))
 
     def move_cart(self, site: str, from_profile: str, to_profile: str) -> None:
         held = self.state.cart(site, from_profile)
@@ -138,6 +159,8 @@ class Intake:
             about = trigger.profile_id
             if about is not None and self.state.is_erased(trigger.site_id, about):
                 continue  # its customer was erased while the trigger was in flight
+            if self.withdrawn(trigger.site_id, about):
+                continue
             profile = self.summary(trigger.site_id, trigger.profile_id)
             for subscription in chosen:
                 shown = profile

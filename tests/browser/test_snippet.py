@@ -122,6 +122,27 @@ def test_nothing_is_sent_before_consent(page: Any, stack: Stack) -> None:
     assert "after-consent" in elements
 
 
+def test_consent_by_purpose_travels_with_events_and_a_withdrawal_is_sent(
+    page: Any, stack: Stack
+) -> None:
+    base = serve_pages(page, stack, "{flushInterval: 200, requireConsent: true}")
+    page.goto(f"{base}/test/purposes.html")
+    browser_id = anonymous_id(page)
+    page.evaluate(
+        "footfall.consent({analytics_storage: 'granted', ad_storage: 'denied'});"
+        "footfall.track('click', {element: 'no-marketing'}); footfall.flush()"
+    )
+    events = wait_for_events(stack, of(browser_id), count=2)
+    assert all(e["context"]["consent"] == {"analytics": True, "marketing": False} for e in events)
+    assert {e["properties"].get("name") for e in events} >= {"consent"}
+
+    page.evaluate("footfall.consent(false)")  # withdrawn: said once, then the ids are gone
+    events = wait_for_events(stack, of(browser_id), count=3)
+    (withdrawal,) = [e for e in events if e["context"]["consent"]["analytics"] is False]
+    assert withdrawal["properties"]["name"] == "consent"
+    assert page.evaluate("footfall.anonymousId()") is None
+
+
 def test_a_shopper_browses_buys_and_is_identified_in_the_demo_shop(page: Any, stack: Stack) -> None:
     shop = f"{stack.settings.collector_url}/shop"
     page.goto(f"{shop}/index.html?utm_source=instagram&utm_medium=social&utm_campaign=autumn")
