@@ -46,10 +46,11 @@ class Watch:
     last_error: str = ""
 
     def __post_init__(self) -> None:
-        hooks = WebhookSettings()
+        prefix = self.settings.topic_prefix
+        hooks = WebhookSettings(topic_prefix=prefix)
         self.groups = {
-            "worker": [WorkerSettings().app_id],
-            "sink": [SinkSettings().group_id],
+            "worker": [WorkerSettings(topic_prefix=prefix).app_id],
+            "sink": [SinkSettings(topic_prefix=prefix).group_id],
             "webhooks": [hooks.group_id, hooks.retry_group_id],
         }
 

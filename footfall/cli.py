@@ -266,17 +266,18 @@ def status_line(
     )
 
 
-def consumer_groups() -> dict[str, list[str]]:
+def consumer_groups(topic_prefix: str) -> dict[str, list[str]]:
     """The stack's consumer groups by process, named by each process's own settings: the
-    children read the same ``FOOTFALL_*`` environment and TOML file as this command."""
+    children read the same ``FOOTFALL_*`` environment and TOML file as this command, and
+    the stack's topic prefix (which scopes the default group names)."""
     from sinks.settings import SinkSettings
     from sinks.webhooks.settings import WebhookSettings
     from stream_processors.settings import WorkerSettings
 
-    webhooks = WebhookSettings()
+    webhooks = WebhookSettings(topic_prefix=topic_prefix)
     return {
-        "worker": [WorkerSettings().app_id],
-        "sink": [SinkSettings().group_id],
+        "worker": [WorkerSettings(topic_prefix=topic_prefix).app_id],
+        "sink": [SinkSettings(topic_prefix=topic_prefix).group_id],
         "webhooks": [webhooks.group_id, webhooks.retry_group_id],
     }
 
@@ -294,7 +295,7 @@ def stack_health(settings: StackSettings) -> HealthWatch:
 
 def stack_lag(settings: StackSettings) -> LagWatch:
     """Lag per process for the status line, read every few seconds on a thread of its own."""
-    return LagWatch(settings.bootstrap, consumer_groups())
+    return LagWatch(settings.bootstrap, consumer_groups(settings.topic_prefix))
 
 
 @app.command()

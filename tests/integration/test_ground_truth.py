@@ -142,7 +142,7 @@ def mismatches(stack: Stack, truths: dict[str, Reference]) -> Counter[str]:
 
 def wait_until_caught_up(stack: Stack, timeout: float = 180) -> None:
     """Until the worker has read every message of its topics (its lag is 0)."""
-    group = WorkerSettings().app_id
+    group = WorkerSettings(topic_prefix=stack.settings.topic_prefix).app_id
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -21,8 +21,6 @@ from footfall.config import BrokerKind
 from footfall.lag import LagWatch, PartitionLag, group_lag, total_lag
 from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
-from sinks.settings import SinkSettings
-from stream_processors.settings import WorkerSettings
 from tests.collector.events import page_view
 from tests.conftest import TEST_BROKER
 
@@ -138,8 +136,9 @@ def on_topic(samples: dict[tuple[str, str, str, str], float], metric: str, topic
 def test_a_stopped_sink_shows_its_backlog_and_catches_up(stack: Stack, sql: SqlClient) -> None:
     settings = stack.settings
     events = settings.topics.events
-    sink, worker = SinkSettings().group_id, WorkerSettings().app_id
-    every_group = [group for ids in consumer_groups().values() for group in ids]
+    groups = consumer_groups(settings.topic_prefix)
+    sink, worker = groups["sink"][0], groups["worker"][0]
+    every_group = [group for ids in groups.values() for group in ids]
 
     def lag_now() -> list[PartitionLag]:
         return asyncio.run(group_lag(settings.bootstrap, every_group))
@@ -180,7 +179,7 @@ def test_a_stopped_sink_shows_its_backlog_and_catches_up(stack: Stack, sql: SqlC
         """The status line's text and the one a fresh reading gives (the sink's lag keeps
         growing a little while the worker sends the profiles and journeys it made)."""
         rows = lag_now()
-        totals = [f"{name} {total_lag(rows, ids):,}" for name, ids in consumer_groups().items()]
+        totals = [f"{name} {total_lag(rows, ids):,}" for name, ids in groups.items()]
         return watch.summary(), "lag: " + " · ".join(totals)
 
     with stack_lag(settings) as watch:  # what `footfall up` shows
