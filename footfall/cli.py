@@ -206,9 +206,10 @@ def up(
     sink_port: Port = None,
     worker_port: Port = None,
     webhooks_port: Port = None,
+    dashboard_port: Port = None,
 ) -> None:
-    """Start the local stack (broker, collector, worker, ClickHouse sink, webhooks) until
-    Ctrl-C. On Apache Kafka a restart on the same data dir goes on where it stopped."""
+    """Start the local stack (broker, collector, worker, ClickHouse sink, webhooks, dashboard)
+    until Ctrl-C. On Apache Kafka a restart on the same data dir goes on where it stopped."""
     settings = stack_settings(
         data_dir,
         broker,
@@ -218,6 +219,7 @@ def up(
         sink_port=sink_port,
         worker_port=worker_port,
         webhooks_port=webhooks_port,
+        dashboard_port=dashboard_port,
     )
     terminate_on_sigterm()
     stack = new_stack(settings)

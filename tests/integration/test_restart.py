@@ -43,7 +43,7 @@ pytestmark = [
 
 CART_S = 25
 KEY = "demo-secret-key"
-PORTS = ("collector", "broker", "broker-controller", "sink", "worker", "webhooks")
+PORTS = ("collector", "broker", "broker-controller", "sink", "worker", "webhooks", "dashboard")
 
 
 @dataclass(frozen=True)
