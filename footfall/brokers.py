@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 import re
 import shutil
 import socket
@@ -343,10 +344,34 @@ def start_broker(kind: BrokerKind, home: Path, heap_mb: int = 1024) -> BrokerPro
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A port nothing listens on, below the kernel's ephemeral range: a port handed out to a
+    stack may be used again after a restart minutes later, and one inside the ephemeral
+    range can meanwhile become the local port of any outgoing connection."""
+    low = ephemeral_low()
+    for _ in range(200):
+        port = random.randint(FREE_PORT_FLOOR, low - 1)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # the whole range below is taken: any free port
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        found: int = sock.getsockname()[1]
+        return found
+
+
+FREE_PORT_FLOOR = 20_000
+
+
+def ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux's default 32768)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768
+    return max(low, FREE_PORT_FLOOR + 1000)
 
 
 def port_open(port: int) -> bool:
