@@ -213,16 +213,17 @@ def test_a_message_read_again_sends_its_transitions_again(
             r["profile_id"] == f"anon-{browser}" and r["to_stage"] == "cart" for r in records
         )
 
-    assert sent_to_cart() == 1
+    before = sent_to_cart()  # one, or more when the outbox resent under load (at least once)
+    assert before >= 1
     cart_add = events[2]["event_id"]
-    [rekeyed] = [
+    rekeyed = next(
         r
         for r in read_records(bootstrap, topics.identified)
         if orjson.loads(r.value).get("event", {}).get("event_id") == cart_add
-    ]
+    )
     write_records(bootstrap, topics.identified, [(rekeyed.key, rekeyed.value)])
 
-    wait_for(lambda: sent_to_cart() == 2, 60, "transition sent again")
+    wait_for(lambda: sent_to_cart() > before, 60, "transition sent again")
     assert sql.scalar(into_cart) == 1
     folded = sql.scalar(
         f"SELECT event_count FROM profiles FINAL WHERE profile_id = 'anon-{browser}'"
