@@ -96,10 +96,12 @@ def truth(events: list[dict[str, Any]]) -> Reference:
     return reference([parse_event(e | {"site_id": "demo"}) for e in events])
 
 
-def to_second(value: str) -> datetime:
-    """A time as the collector stored it, to the second: its clock-skew correction (the
-    request's ``sent_at`` against its arrival) moves event times by milliseconds."""
-    return datetime.fromisoformat(value).replace(microsecond=0)
+def to_minute(value: str) -> datetime:
+    """A time as the collector stored it, to the minute. Its clock-skew correction (the
+    request's arrival minus its ``sent_at``) moves event times forward by the request's time
+    in flight: milliseconds, seconds on a loaded machine. The histories' times are whole
+    minutes at least a minute apart, so the minute still tells every event apart."""
+    return datetime.fromisoformat(value).replace(second=0, microsecond=0)
 
 
 def mismatches(stack: Stack, truths: dict[str, Reference]) -> Counter[str]:
@@ -119,9 +121,9 @@ def mismatches(stack: Stack, truths: dict[str, Reference]) -> Counter[str]:
                 "revenue": Decimal(p["revenue"]),
                 "cart": p["cart"],
                 "cart_value": Decimal(p["cart_value"]),
-                "first_seen": to_second(p["first_seen"]),
-                "last_seen": to_second(p["last_seen"]),
-                "order_times": [to_second(t) for t in p["order_times"]],
+                "first_seen": to_minute(p["first_seen"]),
+                "last_seen": to_minute(p["last_seen"]),
+                "order_times": [to_minute(t) for t in p["order_times"]],
                 "order_hours": p["order_hours"],
             }
             want = {
