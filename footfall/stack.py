@@ -336,24 +336,35 @@ class Stack:
         return f"Tansu {tansu_version()}"
 
     def start(self, on_progress: Callable[[str], None] = lambda _: None) -> None:
-        """Start every child in order and wait until each is ready."""
+        """Start the broker (when the stack has its own), then every other child at once,
+        and wait until each is ready: they depend on the broker only, so their start-ups
+        (imports, connections, the worker's group join) overlap."""
         stale = stale_state(self.settings.data_dir, self.broker)
         if stale:
             raise StaleStateError(stale_message(self.settings.data_dir, self.broker_kind, stale))
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        first = 1 if self.broker is not None else 0
         try:
-            for child in self.children:
-                on_progress(f"starting {child.name}")
-                child.log_path = logs / f"{child.name}.log"
-                self.launch(child)
-                on_progress(f"{child.name} ready at {child.listens}")
+            for group in (self.children[:first], self.children[first:]):
+                for child in group:
+                    on_progress(f"starting {child.name}")
+                    child.log_path = logs / f"{child.name}.log"
+                    self.spawn(child)
+                for child in group:
+                    self.wait_ready(child)
+                    on_progress(f"{child.name} ready at {child.listens}")
         except BaseException:
             self.stop()
             raise
 
     def launch(self, child: Child) -> None:
         """Start one child process and wait until it is ready."""
+        self.spawn(child)
+        self.wait_ready(child)
+
+    def spawn(self, child: Child) -> None:
+        """Start one child process."""
         assert child.log_path is not None
         try:
             child.prepare()
@@ -369,7 +380,6 @@ class Stack:
                 # One C call between fork and exec (see stop_with_parent).
                 preexec_fn=partial(stop_with_parent, child.death_signal),  # noqa: PLW1509
             )
-        self.wait_ready(child)
 
     def child(self, name: str) -> Child:
         for child in self.children:

@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Container, Hashable, Iterable
 from dataclasses import dataclass, field
 
-GIVE_UP_S = 60.0
-"""How long a rewind may wait for its first message (gone when the topic's retention
-removed it) before the hole is accepted."""
+RESEEK_S = 10.0
+"""How long a rewind may wait for its first message before the worker seeks again and asks
+the broker whether the message is still there. A hole is never given up on for time alone:
+on a loaded machine (a table recovery, a slow broker after a restart) a rewind can wait a
+minute, and messages skipped then would be lost."""
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,22 @@ class Verdict:
     new_hole: bool = False
     """The hole was just found (worth a log line)."""
     accepted_hole: tuple[int, int] | None = None
-    """Offsets ``[start, end)`` given up on (no longer on the broker)."""
+    """Offsets ``[start, end)`` given up on: the broker no longer has them (retention)."""
     taken: int | None = None
     """When ``deliver``: this message's offset, the agent's new place in its partition."""
+    stale: bool = False
+    """The rewind has waited ``RESEEK_S``: ask the broker for the partition's earliest offset
+    and hand it to :meth:`Continuity.resume`."""
+
+
+@dataclass
+class Rewind:
+    """A rewind under way: back to ``start`` since ``since``; ``gone_from`` is where the
+    offsets the broker no longer has begin, when it said so."""
+
+    start: int
+    since: float
+    gone_from: int | None = None
 
 
 @dataclass
@@ -41,22 +56,39 @@ class Continuity:
     """The next offset expected per partition, and the rewinds under way."""
 
     expected: dict[Hashable, int] = field(default_factory=dict)
-    rewinding: dict[Hashable, tuple[int, float]] = field(default_factory=dict)
+    rewinding: dict[Hashable, Rewind] = field(default_factory=dict)
 
     def check(self, tp: Hashable, offset: int, now: float, committed: int | None) -> Verdict:
         """What to do with the message at ``offset``; ``committed`` is the partition's
         committed offset, the expectation for the first message after an assignment."""
-        if tp in self.rewinding:
-            start, since = self.rewinding[tp]
-            if offset > start and now - since < GIVE_UP_S:
-                return Verdict(deliver=False)  # read before the rewind; it comes again
+        rewind = self.rewinding.get(tp)
+        if rewind is not None:
+            if offset > rewind.start:
+                # Read before the rewind; it comes again (or the seek was lost: seek again).
+                return Verdict(deliver=False, stale=now - rewind.since >= RESEEK_S)
             del self.rewinding[tp]
-            return self.deliver(tp, offset, (start, offset) if offset > start else None)
+            gone = rewind.gone_from
+            return self.deliver(tp, offset, None if gone is None else (gone, rewind.start))
         want = self.expected.get(tp, committed)
         if want is not None and offset > want:
-            self.rewinding[tp] = (want, now)
+            self.rewinding[tp] = Rewind(want, now)
             return Verdict(deliver=False, rewind_to=want, new_hole=True)
         return self.deliver(tp, offset)  # the next one, or a replay from an earlier offset
+
+    def resume(self, tp: Hashable, offset: int, now: float, earliest: int) -> Verdict:
+        """A stale rewind of ``tp`` (the message at ``offset`` came instead of its first
+        one), given the broker's ``earliest`` offset of the partition: seek again to the
+        first message still missing; the offsets below ``earliest`` are gone for good."""
+        rewind = self.rewinding[tp]
+        if earliest <= rewind.start:  # still on the broker: the seek itself was lost
+            self.rewinding[tp] = Rewind(rewind.start, now, rewind.gone_from)
+            return Verdict(deliver=False, rewind_to=rewind.start)
+        gone = rewind.start if rewind.gone_from is None else rewind.gone_from
+        if offset <= earliest:
+            del self.rewinding[tp]
+            return self.deliver(tp, offset, (gone, offset))
+        self.rewinding[tp] = Rewind(earliest, now, gone)
+        return Verdict(deliver=False, rewind_to=earliest)
 
     def deliver(
         self, tp: Hashable, offset: int, accepted_hole: tuple[int, int] | None = None

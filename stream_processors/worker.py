@@ -220,6 +220,14 @@ class Worker:
         message, consumer = record.message, self.app.consumer
         committed = consumer.committed(message.tp)  # type: ignore[attr-defined]
         verdict = self.continuity.check(message.tp, message.offset, time.monotonic(), committed)
+        if verdict.stale:
+            earliest = (await consumer.earliest_offsets(message.tp))[message.tp]
+            verdict = self.continuity.resume(message.tp, message.offset, time.monotonic(), earliest)
+            log.warning(
+                "%s: a rewind still waits for its first message; seeking again to %s",
+                message.tp,
+                verdict.rewind_to if verdict.rewind_to is not None else message.offset,
+            )
         if verdict.new_hole:
             log.warning(
                 "%s: offsets %d..%d were skipped by the consumer; reading them again",

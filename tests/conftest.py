@@ -58,6 +58,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     SharedBroker.stop()
 
 
+SLOWEST_FIRST = (
+    "tests/processors/test_exactness_stack.py",
+    "tests/integration/test_restart.py",
+    "tests/integration/test_ground_truth.py",
+    "tests/integration/test_crash_recovery.py",
+    "tests/integration/test_broker_crash.py",
+    "tests/journey/test_journey_stack.py",
+    "tests/integration/test_end_to_end.py",
+    "tests/browser/test_dashboard.py",
+    "tests/integration/test_lag.py",
+    "tests/processors/test_poison_stack.py",
+)
+"""The files that take longest (``--durations`` of CI runs), started first: the two xdist
+workers take files in this order (``--no-loadscope-reorder``), so neither ends the run
+alone on a long one."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return SLOWEST_FIRST.index(path) if path in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside a file and among the others stays
+
+
 def stack_settings_for(tmp: Path, own_broker: bool = False, **overrides: object) -> StackSettings:
     """Settings for a private stack: free ports, its own data dir and topic prefix.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faust.types import TP as TopicPartition
 
-from stream_processors.continuity import GIVE_UP_S, CommitOffsets, Continuity, Verdict
+from stream_processors.continuity import RESEEK_S, CommitOffsets, Continuity, Verdict
 from stream_processors.transport import ReadOffsets
 
 TP = ("events.identified", 1)
@@ -45,14 +45,38 @@ def test_the_first_message_after_an_assignment_must_be_the_committed_one() -> No
     assert guard.check(TP, 90, 1.0, committed=120) == Verdict(deliver=True, taken=90)  # a replay
 
 
-def test_a_hole_no_longer_on_the_broker_is_accepted_after_a_while() -> None:
+def test_a_rewind_that_waits_seeks_again_and_never_gives_up_for_time_alone() -> None:
     guard = Continuity()
     assert guard.check(TP, 10, 0.0, committed=None).deliver
     assert guard.check(TP, 500, 1.0, committed=None).rewind_to == 11
-    assert not guard.check(TP, 500, 1.0 + GIVE_UP_S / 2, committed=None).deliver
-    late = guard.check(TP, 500, 1.0 + GIVE_UP_S, committed=None)
-    assert late == Verdict(deliver=True, accepted_hole=(11, 500), taken=500)
-    assert guard.check(TP, 501, 2.0 + GIVE_UP_S, committed=None) == Verdict(deliver=True, taken=501)
+    assert guard.check(TP, 500, 1.0 + RESEEK_S / 2, committed=None) == Verdict(deliver=False)
+    for waited in (1, 2, 10, 100):  # minutes: the broker still has 11, so 11 it is
+        at = 1.0 + waited * 60
+        assert guard.check(TP, 501, at, committed=None) == Verdict(deliver=False, stale=True)
+        assert guard.resume(TP, 501, at, earliest=0) == Verdict(deliver=False, rewind_to=11)
+        assert guard.check(TP, 502, at + 1, committed=None) == Verdict(deliver=False)
+    assert guard.check(TP, 11, 7000.0, committed=None) == Verdict(deliver=True, taken=11)
+
+
+def test_a_hole_the_broker_no_longer_has_is_accepted_and_what_it_has_is_read() -> None:
+    guard = Continuity()
+    assert guard.check(TP, 10, 0.0, committed=None).deliver
+    assert guard.check(TP, 500, 1.0, committed=None).rewind_to == 11
+    assert guard.check(TP, 500, 1.0 + RESEEK_S, committed=None).stale
+    # Retention removed 11..299: read again from 300, the first message it still has.
+    assert guard.resume(TP, 500, 1.0 + RESEEK_S, earliest=300) == Verdict(
+        deliver=False, rewind_to=300
+    )
+    assert guard.check(TP, 501, 2.0 + RESEEK_S, committed=None) == Verdict(deliver=False)
+    assert guard.check(TP, 300, 3.0 + RESEEK_S, committed=None) == Verdict(
+        deliver=True, accepted_hole=(11, 300), taken=300
+    )
+    assert guard.check(TP, 301, 3.0 + RESEEK_S, committed=None) == Verdict(deliver=True, taken=301)
+    # The message that came is the earliest the broker has: it is the next one.
+    guard.check(TP, 900, 4.0, committed=None)
+    assert guard.resume(TP, 950, 4.0 + RESEEK_S, earliest=950) == Verdict(
+        deliver=True, accepted_hole=(302, 950), taken=950
+    )
 
 
 def test_the_read_position_holds_at_a_rewind_until_its_first_message_is_handed_over() -> None:
@@ -104,7 +128,8 @@ def test_a_hole_given_up_on_is_passed() -> None:
     commits.follow(TP, guard.check(TP, 10, 0.0, committed=None))
     assert commits.follow(TP, guard.check(TP, 500, 1.0, committed=None)) is None  # passed over
     assert commits.limit(TP, {10, 500}) == 11
-    assert commits.follow(TP, guard.check(TP, 500, 1.0 + GIVE_UP_S, committed=None)) == 500
+    assert guard.check(TP, 500, 1.0 + RESEEK_S, committed=None).stale
+    assert commits.follow(TP, guard.resume(TP, 500, 1.0 + RESEEK_S, earliest=500)) == 500
     assert commits.limit(TP, {500}) == 501  # 11..499 are gone
 
 
