@@ -27,6 +27,7 @@ ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("anonymous_id",),
     "events_by_type": ("anonymous_id", "customer_id"),
     "segment_membership": ("profile_id",),
+    "browser_customers": ("anonymous_id", "customer_id"),
 }
 """Tables with a site_id and id columns, deleted by subject (the materialized copies too:
 a view fills its table only from new inserts, never back from a deletion)."""

@@ -83,7 +83,7 @@ def checked_statement(
 
 SCOPE_QUERY = """
 SELECT t.database || '.' || t.name AS qualified,
-       t.database = currentDatabase() AND t.engine NOT IN ('View', 'MaterializedView')
+       t.database = currentDatabase() AND t.engine != 'MaterializedView'
          AND countIf(c.name = 'site_id') > 0 AS readable
 FROM system.tables AS t
 LEFT JOIN system.columns AS c ON c.database = t.database AND c.table = t.name

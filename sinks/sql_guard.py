@@ -336,6 +336,10 @@ def quoted(text: str) -> str:
 class SiteScope:
     """What a site's token may read: its rows of the store's tables that carry ``site_id``.
 
+    Plain views with a ``site_id`` column (``people``, ``segment_members_now``) count as tables:
+    the filter applies to what the view gives, and to every table read inside it. A
+    materialized view's name is refused (its rows are read through its target table).
+
     ``readable`` holds those tables as ``database.table``; ``tables`` every real table.
     """
 

@@ -7,9 +7,8 @@ WITH orders AS
     FROM events_by_type FINAL
     WHERE site_id = {site:String} AND type = 'order_placed' AND customer_id != ''
       AND ({segment:String} = '*' OR customer_id IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
 ),
 firsts AS (SELECT who, min(month) AS cohort FROM orders GROUP BY who)
 SELECT cohort, dateDiff('month', cohort, month) AS month_number, uniqExact(who) AS customers,

@@ -3,23 +3,13 @@
 -- when none; by = channel) or per current segment (by = segment: a person counts in each of
 -- theirs). Anonymous browsing counts for the customer its browser later identified as.
 -- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, segment String = *, by String = everyone
-WITH identities AS
+WITH people AS
 (
-    SELECT anonymous_id, any(customer_id) AS customer
-    FROM events
-    WHERE site_id = {site:String} AND customer_id != ''
-    GROUP BY anonymous_id
-),
-people AS
-(
-    SELECT e.type, e.occurred_at, e.utm_source, e.utm_medium,
-           if(e.customer_id != '', e.customer_id,
-              if(i.customer != '', i.customer, concat('anon-', e.anonymous_id))) AS who
-    FROM events_by_type AS e FINAL
-    LEFT JOIN identities AS i USING (anonymous_id)
-    WHERE e.site_id = {site:String}
-      AND e.type IN ('product_view', 'cart_add', 'checkout_started', 'order_placed')
-      AND e.occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+    SELECT type, occurred_at, utm_source, who
+    FROM people
+    WHERE site_id = {site:String}
+      AND type IN ('product_view', 'cart_add', 'checkout_started', 'order_placed')
+      AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
 ),
 levels AS
 (
@@ -30,22 +20,15 @@ levels AS
            argMinIf(utm_source, occurred_at, utm_source != '') AS first_source
     FROM people
     WHERE ({segment:String} = '*' OR who IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
     GROUP BY who
 ),
 members AS
 (
     SELECT profile_id AS who, groupArray(segment) AS segments
-    FROM
-    (
-        SELECT segment, profile_id
-        FROM segment_membership
-        WHERE site_id = {site:String}
-        GROUP BY segment, profile_id
-        HAVING argMaxMerge(last_change) = 'entered'
-    )
+    FROM segment_members_now
+    WHERE site_id = {site:String}
     GROUP BY profile_id
 )
 SELECT group_name, countIf(level >= 1) AS viewed, countIf(level >= 2) AS carted,

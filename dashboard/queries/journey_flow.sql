@@ -5,8 +5,7 @@ SELECT from_stage, to_stage, count() AS moves, countIf(startsWith(cause, 'timer:
 FROM journey_transitions FINAL
 WHERE site_id = {site:String} AND at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)} AND from_stage != to_stage
   AND ({segment:String} = '*' OR profile_id IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
 GROUP BY from_stage, to_stage
 ORDER BY moves DESC, from_stage, to_stage

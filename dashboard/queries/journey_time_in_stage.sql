@@ -11,9 +11,8 @@ FROM
     FROM journey_transitions FINAL
     WHERE site_id = {site:String} AND from_stage != to_stage
       AND ({segment:String} = '*' OR profile_id IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
 )
 WHERE left_at > at AND left_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
 GROUP BY stage

@@ -4,8 +4,7 @@ SELECT toDate(at) AS day, to_stage, count() AS moves
 FROM journey_transitions FINAL
 WHERE site_id = {site:String} AND at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)} AND startsWith(cause, 'timer:')
   AND ({segment:String} = '*' OR profile_id IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
 GROUP BY day, to_stage
 ORDER BY day, to_stage

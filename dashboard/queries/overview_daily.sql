@@ -7,8 +7,7 @@ SELECT toDate(occurred_at) AS day, count() AS events, uniqExact(anonymous_id) AS
 FROM events_by_type FINAL
 WHERE site_id = {site:String} AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
   AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
 GROUP BY day
 ORDER BY day

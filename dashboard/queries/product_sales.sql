@@ -11,9 +11,8 @@ FROM
     FROM events_by_type FINAL
     WHERE site_id = {site:String} AND type IN ('product_view', 'cart_add') AND product_id != ''
       AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)} AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
     GROUP BY product_id
     UNION ALL
     SELECT item_id AS product_id, 0, 0, sum(toUInt64(item_unit)) AS units,
@@ -22,9 +21,8 @@ FROM
     ARRAY JOIN item_ids AS item_id, item_units AS item_unit, item_prices AS item_price
     WHERE site_id = {site:String} AND type = 'order_placed' AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
       AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
     GROUP BY product_id
 )
 GROUP BY product_id

@@ -6,8 +6,7 @@ SELECT toMonday(occurred_at) AS week, count() AS reviews,
 FROM events_by_type FINAL
 WHERE site_id = {site:String} AND type = 'review' AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
   AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
 GROUP BY week
 ORDER BY week

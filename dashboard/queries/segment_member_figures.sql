@@ -5,11 +5,9 @@ SELECT m.segment AS segment, m.profile_id AS profile_id, m.member_since AS membe
        p.session_count AS sessions, p.last_seen AS last_seen
 FROM
 (
-    SELECT segment, profile_id, max(since) AS member_since
-    FROM segment_membership
+    SELECT segment, profile_id, since AS member_since
+    FROM segment_members_now
     WHERE site_id = {site:String} AND ({segment:String} = '*' OR segment = {segment:String})
-    GROUP BY segment, profile_id
-    HAVING argMaxMerge(last_change) = 'entered'
 ) AS m
 LEFT JOIN
 (

@@ -7,9 +7,8 @@ FROM
     FROM events_by_type
     WHERE site_id = {site:String} AND type = 'product_view' AND product_id != '' AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
       AND ({segment:String} = '*' OR if(customer_id != '', customer_id, concat('anon-', anonymous_id)) IN (
-          SELECT profile_id FROM segment_membership
-          WHERE site_id = {site:String} AND segment = {segment:String}
-          GROUP BY profile_id HAVING argMaxMerge(last_change) = 'entered'))
+          SELECT profile_id FROM segment_members_now
+          WHERE site_id = {site:String} AND segment = {segment:String}))
     GROUP BY session_id
     HAVING length(products) > 1
 )

@@ -4,17 +4,17 @@
 WITH exposed AS
 (
     SELECT if(customer_id != '', customer_id, anonymous_id) AS who,
-           argMin(JSONExtractString(properties, 'variant'), occurred_at) AS variant,
+           argMin(variant, occurred_at) AS variant,
            min(occurred_at) AS first_seen
-    FROM events FINAL
+    FROM events_by_type FINAL
     WHERE site_id = {site:String} AND type = 'experiment_exposure'
-      AND JSONExtractString(properties, 'experiment') = {experiment:String}
+      AND experiment = {experiment:String}
     GROUP BY who
 ),
 orders AS
 (
     SELECT customer_id AS who, occurred_at, order_total
-    FROM events FINAL
+    FROM events_by_type FINAL
     WHERE site_id = {site:String} AND type = 'order_placed' AND customer_id != ''
 )
 SELECT variant, uniqExact(exposed.who) AS exposed_people,

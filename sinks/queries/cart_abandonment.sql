@@ -2,32 +2,22 @@
 -- order from the same person within `hours` hours, and the value left in them (adds minus
 -- removes at list price).
 -- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, hours UInt32 = 24
-WITH identities AS
-(
-    SELECT anonymous_id, any(customer_id) AS customer
-    FROM events
-    WHERE site_id = {site:String} AND customer_id != ''
-    GROUP BY anonymous_id
-),
-people AS
-(
-    SELECT e.*, if(e.customer_id != '', e.customer_id, if(i.customer != '', i.customer, e.anonymous_id)) AS who
-    FROM events AS e FINAL
-    LEFT JOIN identities AS i USING (anonymous_id)
-    WHERE e.site_id = {site:String}
-),
-carts AS
+WITH carts AS
 (
     SELECT who, session_id, max(occurred_at) AS last_cart_event,
            sumIf(price * quantity, type = 'cart_add') - sumIf(price * quantity, type = 'cart_remove')
                AS cart_value
     FROM people
-    WHERE type IN ('cart_add', 'cart_remove') AND session_id != ''
+    WHERE site_id = {site:String} AND type IN ('cart_add', 'cart_remove') AND session_id != ''
       AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
     GROUP BY who, session_id
     HAVING countIf(type = 'cart_add') > 0
 ),
-orders AS (SELECT who, occurred_at FROM people WHERE type = 'order_placed')
+orders AS
+(
+    SELECT who, occurred_at FROM people
+    WHERE site_id = {site:String} AND type = 'order_placed'
+)
 SELECT
     count() AS carts,
     countIf(ordered = 0) AS abandoned,

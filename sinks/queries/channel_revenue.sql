@@ -1,21 +1,7 @@
 -- Revenue and conversion by first-touch and last-touch channel (UTM source / medium): each
 -- customer's first and last attributed touch before their orders.
 -- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01
-WITH identities AS
-(
-    SELECT anonymous_id, any(customer_id) AS customer
-    FROM events
-    WHERE site_id = {site:String} AND customer_id != ''
-    GROUP BY anonymous_id
-),
-stitched AS
-(
-    SELECT e.*, if(e.customer_id != '', e.customer_id, if(i.customer != '', i.customer, e.anonymous_id)) AS who
-    FROM events AS e FINAL
-    LEFT JOIN identities AS i USING (anonymous_id)
-    WHERE e.site_id = {site:String}
-),
-touches AS
+WITH touches AS
 (
     SELECT
         who,
@@ -23,8 +9,8 @@ touches AS
         argMaxIf(concat(utm_source, ' / ', utm_medium), occurred_at, utm_source != '') AS last_touch,
         countIf(type = 'order_placed') AS orders,
         sumIf(order_total, type = 'order_placed') AS revenue
-    FROM stitched
-    WHERE occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+    FROM people
+    WHERE site_id = {site:String} AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
     GROUP BY who
 )
 SELECT * FROM

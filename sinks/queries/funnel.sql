@@ -2,20 +2,6 @@
 -- order within `window_days` days, among those active between `from` and `to`. Anonymous
 -- browsing is attributed to the customer its browser later identified as.
 -- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, window_days UInt32 = 7
-WITH identities AS
-(
-    SELECT anonymous_id, any(customer_id) AS customer
-    FROM events
-    WHERE site_id = {site:String} AND customer_id != ''
-    GROUP BY anonymous_id
-),
-people AS
-(
-    SELECT e.*, if(e.customer_id != '', e.customer_id, if(i.customer != '', i.customer, e.anonymous_id)) AS who
-    FROM events AS e FINAL
-    LEFT JOIN identities AS i USING (anonymous_id)
-    WHERE e.site_id = {site:String}
-)
 SELECT
     countIf(level >= 1) AS viewed,
     countIf(level >= 2) AS carted,
@@ -31,6 +17,8 @@ FROM
             type = 'product_view', type = 'cart_add', type = 'checkout_started', type = 'order_placed'
         ) AS level
     FROM people
-    WHERE occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+    WHERE site_id = {site:String}
+      AND type IN ('product_view', 'cart_add', 'checkout_started', 'order_placed')
+      AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
     GROUP BY who
 )

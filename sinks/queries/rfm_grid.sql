@@ -14,7 +14,7 @@ FROM
     (
         SELECT if(customer_id != '', customer_id, anonymous_id) AS who,
                count() AS orders, sum(order_total) AS revenue, max(occurred_at) AS last_order
-        FROM events FINAL
+        FROM events_by_type FINAL
         WHERE site_id = {site:String} AND type = 'order_placed'
         GROUP BY who
     )

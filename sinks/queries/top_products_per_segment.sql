@@ -2,20 +2,14 @@
 -- params: site String = demo, limit UInt32 = 5
 WITH members AS
 (
-    SELECT segment, profile_id
-    FROM segment_changes FINAL
-    WHERE site_id = {site:String}
-    GROUP BY segment, profile_id
-    HAVING argMax(change, at) = 'entered'
+    SELECT segment, profile_id FROM segment_members_now WHERE site_id = {site:String}
 ),
 lines AS
 (
     SELECT customer_id AS profile_id,
-           JSONExtractString(item, 'product_id') AS product_id,
-           toUInt32OrZero(JSONExtractRaw(item, 'quantity')) AS units,
-           toDecimal64OrZero(JSONExtractString(item, 'price'), 2) * units AS revenue
-    FROM events FINAL
-    ARRAY JOIN JSONExtractArrayRaw(properties, 'items') AS item
+           item_id AS product_id, item_unit AS units, item_price * units AS revenue
+    FROM events_by_type FINAL
+    ARRAY JOIN item_ids AS item_id, item_units AS item_unit, item_prices AS item_price
     WHERE site_id = {site:String} AND type = 'order_placed' AND customer_id != ''
 )
 SELECT segment, product_id, sum(units) AS units, sum(revenue) AS revenue

@@ -304,6 +304,8 @@ def test_a_sites_token_reads_only_that_sites_rows(target: Target) -> None:
         "SELECT groupUniqArray(e.site_id) FROM numbers(1) AS n JOIN events AS e ON 1",
         "SELECT (SELECT groupUniqArray(site_id) FROM events)",
         "SELECT groupUniqArray(site_id) FROM events WHERE site_id IN ('a', 'b') OR 1",
+        "SELECT groupUniqArray(site_id) FROM people",  # a view: filtered too
+        "SELECT groupUniqArray(site_id) FROM people WHERE site_id = 'b' OR 1",
     ):
         assert target.post(sql, token=a) == (200, "['a']\n"), sql
     assert target.post("SELECT count() FROM events", token="token-of-b") == (200, "2\n")
