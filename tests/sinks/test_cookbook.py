@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from decimal import Decimal
 from typing import Any
 
@@ -267,9 +268,13 @@ def test_a_missing_parameter_is_named() -> None:
         recipe("ab_conversion").arguments({"site": SITE})
 
 
-def test_every_query_is_documented() -> None:
-    from pathlib import Path
-
+def test_every_query_is_documented_as_it_runs() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "sql-cookbook.md").read_text()
     missing = [name for name in recipes() if f"## `{name}`" not in docs]
     assert not missing, f"docs/sql-cookbook.md lacks {missing}"
+    stale = [
+        name
+        for name, found in recipes().items()
+        if f"```sql\n{found.sql.strip()}\n```" not in docs.split(f"## `{name}`", 1)[1]
+    ]
+    assert not stale, f"docs/sql-cookbook.md shows other SQL than sinks/queries for {stale}"
