@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
