@@ -2,8 +2,9 @@
 -- per-person queries read slim tables instead of `events FINAL` (which reads every column of
 -- every row before any filter).
 --
--- `browser_customers`: per site and browser, the customer it was seen with (the cookbook's
--- stitching rule: any customer id the browser carried), one row per browser after merges.
+-- `browser_customers`: per site and browser, the customer it was seen with (any customer id
+-- the browser carried), one row per browser after merges; `ANY LEFT JOIN` takes one of the
+-- rows not merged yet, so no event is counted twice.
 -- `people`: events by type with `who`, the person an event counts for: its customer id, else
 -- the customer its browser was seen with, else `anon-` and the browser id (the profile id of
 -- an anonymous profile). `segment_members_now`: the current members of every segment (their
@@ -19,13 +20,17 @@ CREATE TABLE IF NOT EXISTS browser_customers
     customer_id String
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (site_id, anonymous_id, customer_id);
+ORDER BY (site_id, anonymous_id);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS browser_customers_mv TO browser_customers AS
-SELECT site_id, anonymous_id, customer_id FROM events WHERE customer_id != '';
+SELECT site_id, anonymous_id, any(customer) AS customer_id
+FROM (SELECT site_id, anonymous_id, customer_id AS customer FROM events WHERE customer_id != '')
+GROUP BY site_id, anonymous_id;
 
 INSERT INTO browser_customers
-SELECT DISTINCT site_id, anonymous_id, customer_id FROM events WHERE customer_id != '';
+SELECT site_id, anonymous_id, any(customer)
+FROM (SELECT site_id, anonymous_id, customer_id AS customer FROM events WHERE customer_id != '')
+GROUP BY site_id, anonymous_id;
 
 ALTER TABLE events_by_type
     ADD COLUMN IF NOT EXISTS price Decimal(18, 4) AFTER product_id,
@@ -71,14 +76,9 @@ WHERE type IN ('product_view', 'cart_add', 'cart_remove');
 CREATE VIEW IF NOT EXISTS people AS
 SELECT e.*,
        if(e.customer_id != '', e.customer_id,
-          if(b.customer != '', b.customer, concat('anon-', e.anonymous_id))) AS who
+          if(b.customer_id != '', b.customer_id, concat('anon-', e.anonymous_id))) AS who
 FROM events_by_type AS e FINAL
-LEFT JOIN
-(
-    SELECT site_id, anonymous_id, any(customer_id) AS customer
-    FROM browser_customers
-    GROUP BY site_id, anonymous_id
-) AS b USING (site_id, anonymous_id);
+ANY LEFT JOIN browser_customers AS b USING (site_id, anonymous_id);
 
 CREATE VIEW IF NOT EXISTS segment_members_now AS
 SELECT site_id, segment, profile_id, max(since) AS since
