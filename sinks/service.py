@@ -28,11 +28,12 @@ from footfall.metrics import exposition, process_registry
 from sinks.clickhouse import Store, open_when_available
 from sinks.engine import open_store, reads_of
 from sinks.metrics import SinkMetrics
-from sinks.migrate import apply_events_ttl, apply_ttl, migrate_up
+from sinks.migrate import migrate_up
 from sinks.privacy import SinkErasure
 from sinks.privacy_api import PrivacyProducer, privacy_router
 from sinks.probe import StoreProbe
 from sinks.query_api import query_router
+from sinks.retention import apply_retention
 from sinks.settings import SinkSettings
 from sinks.writer import ClickHouseWriter
 
@@ -74,15 +75,9 @@ async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio
     try:
         for migration in await asyncio.to_thread(migrate_up, client):
             log.info("applied migration %04d_%s", migration.version, migration.name)
-        ttl = settings.events_ttl_days
-        for statement in await asyncio.to_thread(apply_events_ttl, client, ttl):
-            log.info("events retention: %s", statement)
-        for table, days in (
-            ("dlq_events", settings.dlq_ttl_days),
-            ("webhook_deliveries", settings.webhook_log_ttl_days),
-        ):
-            for statement in await asyncio.to_thread(apply_ttl, client, (table,), days):
-                log.info("%s retention: %s", table, statement)
+        retention = (client, settings.retention_defaults(), settings.retention_sites)
+        for statement in await asyncio.to_thread(apply_retention, *retention):
+            log.info("retention: %s", statement)
         state.writer = ClickHouseWriter(settings, client, state.metrics)
         state.client, state.waiting_for = client, ""
         await state.writer.run(stop)

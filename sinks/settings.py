@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 
 from footfall.config import FootfallSettings
+from sinks.retention import Kind, SiteRetention, literal
 
 
 class SinkSettings(FootfallSettings):
@@ -61,16 +62,23 @@ class SinkSettings(FootfallSettings):
         default=256 * 1024, ge=1, description="Longest SQL text the endpoint parses."
     )
     retry_max_backoff_s: float = 30.0
-    events_ttl_days: int = Field(
-        default=0,
-        ge=0,
-        description="Delete raw events (and overflow events) older than this many days, by "
-        "occurred_at; 0 keeps them forever. Applied on start.",
-    )
     erasure_with_dispatcher: bool = Field(
         default=True,
         description="An erasure is done only once the webhook dispatcher confirmed its part "
         "too; false where no dispatcher runs.",
+    )
+    events_ttl_days: int = Field(
+        default=0,
+        ge=0,
+        description="Delete raw events (events, events_by_type, overflow_events) older than "
+        "this many days, by occurred_at, for every site not set apart in retention_sites; 0 "
+        "keeps them forever. Applied on start.",
+    )
+    profile_ttl_days: int = Field(
+        default=0,
+        ge=0,
+        description="Delete the stored profiles of customers not seen for this many days (by "
+        "last_seen); 0 keeps them forever. Applied on start.",
     )
     dlq_ttl_days: int = Field(
         default=0,
@@ -84,3 +92,25 @@ class SinkSettings(FootfallSettings):
         description="Delete webhook delivery log rows older than this many days (by at); 0 "
         "keeps them forever. Applied on start.",
     )
+    retention_sites: dict[str, SiteRetention] = Field(
+        default_factory=dict,
+        description="Retention per site, site id -> {events_days, inactive_profiles_days, "
+        "dlq_days, webhook_log_days} (days, 0: forever; one left out takes the *_ttl_days "
+        'default). JSON, e.g. FOOTFALL_RETENTION_SITES=\'{"shop-eu": {"events_days": 90}}\'.',
+    )
+
+    @field_validator("retention_sites")
+    @classmethod
+    def plain_site_ids(cls, sites: dict[str, SiteRetention]) -> dict[str, SiteRetention]:
+        for site in sites:
+            literal(site)  # a site id a TTL rule can name
+        return sites
+
+    def retention_defaults(self) -> dict[Kind, int]:
+        """The retention of every site not set apart, per kind of data."""
+        return {
+            Kind.events: self.events_ttl_days,
+            Kind.inactive_profiles: self.profile_ttl_days,
+            Kind.dlq: self.dlq_ttl_days,
+            Kind.webhook_log: self.webhook_log_ttl_days,
+        }

@@ -13,7 +13,6 @@ from clickhouse_connect.driver.client import Client
 from sinks.migrate import (
     MigrationError,
     applied_versions,
-    apply_events_ttl,
     load_migrations,
     migrate_down,
     migrate_up,
@@ -79,26 +78,3 @@ def test_a_badly_named_migration_is_refused(tmp_path: Path) -> None:
     bad.write_text("-- up\nSELECT 1;\n")
     with pytest.raises(MigrationError, match="NNNN_description"):
         parse_migration(bad)
-
-
-def test_events_retention_is_a_setting_that_deletes_old_events(client: Client) -> None:
-    migrate_up(client)
-    client.command("TRUNCATE TABLE events")
-    client.command(
-        "INSERT INTO events (event_id, site_id, type, occurred_at) VALUES "
-        "(generateUUIDv4(), 'demo', 'page_view', now64(3) - INTERVAL 400 DAY), "
-        "(generateUUIDv4(), 'demo', 'page_view', now64(3) - INTERVAL 1 DAY)"
-    )
-    assert apply_events_ttl(client, 30) == [
-        "ALTER TABLE events MODIFY TTL toDateTime(occurred_at) + INTERVAL 30 DAY",
-        "ALTER TABLE overflow_events MODIFY TTL toDateTime(occurred_at) + INTERVAL 30 DAY",
-    ]
-    assert apply_events_ttl(client, 30) == []  # already so: nothing to do on the next start
-    client.command("OPTIMIZE TABLE events FINAL")
-    assert client.command("SELECT count() FROM events") == 1
-    assert apply_events_ttl(client, 0) == [
-        "ALTER TABLE events REMOVE TTL",
-        "ALTER TABLE overflow_events REMOVE TTL",
-    ]
-    assert "TTL" not in str(client.command("SHOW CREATE TABLE events"))
-    client.command("TRUNCATE TABLE events")

@@ -14,9 +14,7 @@ from schemas.privacy import (
     expected_parts,
     subject,
 )
-from sinks.clickhouse import connect
 from sinks.erasure import is_erased_row
-from sinks.migrate import apply_ttl, migrate_up
 from sinks.rows import DLQ_COLUMNS, EVENT_COLUMNS
 from sinks.webhooks.summary import summarize, without_personal
 from stream_processors.erasure import linked_browsers, partition_of, profile_keys
@@ -101,17 +99,3 @@ def test_personal_traits_leave_a_summary_unless_the_subscription_asks() -> None:
     shown = without_personal(summary)
     assert (shown.email, shown.phone) == (None, None)
     assert shown.traits == {"plan": "gold"}
-
-
-def test_dlq_and_webhook_log_retention_become_ttls_on_their_own_time_columns() -> None:
-    client = connect("chdb://memory")
-    migrate_up(client)
-    assert apply_ttl(client, ("dlq_events", "webhook_deliveries"), 14) == [
-        "ALTER TABLE dlq_events MODIFY TTL toDateTime(received_at) + INTERVAL 14 DAY",
-        "ALTER TABLE webhook_deliveries MODIFY TTL toDateTime(at) + INTERVAL 14 DAY",
-    ]
-    assert apply_ttl(client, ("dlq_events",), 14) == []  # already so
-    assert apply_ttl(client, ("webhook_deliveries",), 0) == [
-        "ALTER TABLE webhook_deliveries REMOVE TTL"
-    ]
-    client.close()
