@@ -35,10 +35,10 @@ from footfall.stack import (
 from footfall.status import Endpoint, HealthWatch
 from footfall.status_cli import status_command
 from sinks.bench import bench_sink_command
-from sinks.webhooks.cli import webhooks_app
 from stream_processors.bench import bench_processors_command
 from stream_processors.profiles_cli import identity_app, profile_command
 from stream_processors.segments_cli import segments_app
+from webhooks.cli import webhooks_app
 
 app = typer.Typer(
     help="Footfall: real-time customer behaviour, journeys and segments for online stores.",
@@ -273,8 +273,8 @@ def consumer_groups(topic_prefix: str) -> dict[str, list[str]]:
     children read the same ``FOOTFALL_*`` environment and TOML file as this command, and
     the stack's topic prefix (which scopes the default group names)."""
     from sinks.settings import SinkSettings
-    from sinks.webhooks.settings import WebhookSettings
     from stream_processors.settings import WorkerSettings
+    from webhooks.settings import WebhookSettings
 
     webhooks = WebhookSettings(topic_prefix=topic_prefix)
     return {
@@ -604,7 +604,7 @@ def bench_webhooks(
     broker: BenchBroker = None,
 ) -> None:
     """Webhook deliveries/s to a local receiver, and collector-to-webhook lag p50/p95."""
-    from sinks.webhooks.bench import run_bench
+    from webhooks.bench import run_bench
 
     kind = bench_broker(broker)
     with console.status("benchmarking webhooks…") as status:

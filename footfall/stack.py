@@ -277,7 +277,7 @@ class Stack:
             ),
             Child(
                 "webhooks",
-                [python, "-m", "sinks.webhooks"],
+                [python, "-m", "webhooks"],
                 common
                 | {
                     "FOOTFALL_PORT": str(s.webhooks_port),

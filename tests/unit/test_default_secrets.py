@@ -29,9 +29,9 @@ from footfall.config import (
 )
 from footfall.stack import Stack, StackSettings
 from sinks.settings import SinkSettings
-from sinks.webhooks.settings import WebhookSettings
 from stream_processors.settings import WorkerSettings
 from tests.unit.test_deploy_manifests import DEPLOY, SETTINGS
+from webhooks.settings import WebhookSettings
 
 PRODUCTION = Mode.production.value
 

@@ -18,8 +18,8 @@ from sinks.clickhouse import connect
 from sinks.erasure import is_erased_row
 from sinks.migrate import apply_ttl, migrate_up
 from sinks.rows import DLQ_COLUMNS, EVENT_COLUMNS
-from sinks.webhooks.summary import summarize, without_personal
 from stream_processors.erasure import linked_browsers, partition_of, profile_keys
+from webhooks.summary import summarize, without_personal
 
 AT = datetime(2026, 10, 1, tzinfo=UTC)
 REQUEST = EraseRequest(

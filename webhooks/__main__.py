@@ -1,4 +1,4 @@
-"""Run the webhook dispatcher: ``python -m sinks.webhooks``."""
+"""Run the webhook dispatcher: ``python -m webhooks``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import logging
 
 from footfall.logs import configure_logging
 from footfall.serving import serve
-from sinks.webhooks.service import create_app
-from sinks.webhooks.settings import WebhookSettings
+from webhooks.service import create_app
+from webhooks.settings import WebhookSettings
 
 
 def main() -> None:
