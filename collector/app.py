@@ -19,6 +19,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from base.health import liveness, readiness
+from base.metrics import exposition, process_registry
 from collector.batch import BodyError, client_sent_at, read_body
 from collector.edge import EdgeMiddleware
 from collector.ingest import (
@@ -40,8 +42,6 @@ from collector.segment import (
     segment_shaped,
 )
 from collector.settings import CollectorSettings
-from footfall.health import liveness, readiness
-from footfall.metrics import exposition, process_registry
 
 __all__ = ["Collector", "KafkaDown", "create_app", "gzip_body"]
 

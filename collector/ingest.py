@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import Request
 
+from base.kafka import REQUEST_ID_HEADER, BrokerUnavailable, ensure_topics, start_producer
 from collector.batch import (
     BodyError,
     RecentIds,
@@ -32,7 +33,6 @@ from collector.guard import DIVERSIONS, AbuseGuard, Diversion, Throttled, overfl
 from collector.metrics import CollectorMetrics, reason_kind
 from collector.proxy import TrustedProxies
 from collector.settings import CollectorSettings, Site, hash_key
-from footfall.kafka import REQUEST_ID_HEADER, BrokerUnavailable, ensure_topics, start_producer
 from schemas.events import EVENT_MODELS, Envelope, Event
 
 log = logging.getLogger("footfall.collector")

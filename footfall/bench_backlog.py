@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from aiokafka.errors import KafkaError
 
+from base.lag import LagReader, total_lag
+from base.sqlclient import QueryError, SqlClient
 from footfall.bench_load import Ledger
-from footfall.lag import LagReader, total_lag
-from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import StackSettings
 from sinks.settings import SinkSettings
 from stream_processors.settings import WorkerSettings

@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
+from base.config import BrokerKind, FootfallSettings
+from base.kafka import producer_options
 from footfall.brokers import BrokerError, choose_kind, free_port, kafka_version
-from footfall.config import BrokerKind, FootfallSettings
-from footfall.kafka import producer_options
 from footfall.stack import StackSettings, tansu_version
 
 BenchBroker = Annotated[

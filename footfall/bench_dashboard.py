@@ -32,15 +32,15 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
 
+from base.config import BrokerKind
+from base.sqlclient import SqlClient
 from dashboard.app import create_app
 from dashboard.catalog import PAGES, Chart
 from dashboard.settings import DashboardSettings
 from footfall.bench_broker import bench_broker, private_stack_settings
-from footfall.config import BrokerKind
 from footfall.demo.report import wait_until_queryable
 from footfall.demo.sender import send_all
 from footfall.demo.simulator import simulate
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack, free_port, port_open
 from sinks.clickhouse import Store
 from sinks.engine import open_store, reads_of

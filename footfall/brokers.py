@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from footfall.config import BrokerKind
+from base.config import BrokerKind
 
 KAFKA_MAIN = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"

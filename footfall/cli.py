@@ -18,12 +18,12 @@ from rich.live import Live
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from base.config import BrokerKind
+from base.lag import LagWatch
+from base.sqlclient import QueryError, SqlClient
 from footfall.bench_broker import BenchBroker, bench_broker, describe
 from footfall.bench_stack import bench_stack_command
-from footfall.config import BrokerKind
-from footfall.lag import LagWatch
 from footfall.privacy_cli import erase_command, erasure_status_command, export_command
-from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import (
     Stack,
     StackError,

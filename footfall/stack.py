@@ -25,6 +25,7 @@ from typing import Literal
 import httpx
 from pydantic import AliasChoices, Field
 
+from base.config import DEFAULT_ADMIN_TOKEN, BrokerKind, FootfallSettings
 from footfall.brokers import (
     BrokerError,
     KafkaBroker,
@@ -36,7 +37,6 @@ from footfall.brokers import (
     port_open,
     tansu_binary,
 )
-from footfall.config import DEFAULT_ADMIN_TOKEN, BrokerKind, FootfallSettings
 
 __all__ = ["Stack", "StackError", "StackSettings", "free_port", "port_open"]
 

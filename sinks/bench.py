@@ -25,6 +25,8 @@ import httpx
 import orjson
 from clickhouse_connect.driver.client import Client
 
+from base.config import BrokerKind
+from base.kafka import ensure_topics, start_producer
 from footfall.bench_broker import (
     BenchBroker,
     bench_broker,
@@ -32,8 +34,6 @@ from footfall.bench_broker import (
     describe,
     private_stack_settings,
 )
-from footfall.config import BrokerKind
-from footfall.kafka import ensure_topics, start_producer
 from footfall.stack import Stack, StackSettings
 from sinks.clickhouse import insert_rows
 from sinks.cookbook import recipes

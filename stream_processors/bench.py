@@ -29,6 +29,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 
+from base.config import BrokerKind, FootfallSettings
+from base.kafka import ensure_topics, start_producer
 from footfall.bench_broker import (
     BenchBroker,
     bench_broker,
@@ -36,8 +38,6 @@ from footfall.bench_broker import (
     describe,
     private_stack_settings,
 )
-from footfall.config import BrokerKind, FootfallSettings
-from footfall.kafka import ensure_topics, start_producer
 from footfall.stack import Stack
 from stream_processors.settings import WorkerSettings
 

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from footfall.sqlclient import QueryError, SqlClient
+from base.sqlclient import QueryError, SqlClient
 from stream_processors.segments import DEFAULT_CONFIG, SegmentConfigError, load_config
 
 segments_app = typer.Typer(

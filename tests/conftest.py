@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from base.config import BrokerKind
+from base.sqlclient import SqlClient
 from footfall.brokers import BrokerProcess, choose_kind, start_broker
-from footfall.config import BrokerKind
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack, StackSettings, free_port
 
 TEST_BROKER: BrokerKind = choose_kind(os.environ.get("FOOTFALL_BROKER", "auto"))

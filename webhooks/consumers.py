@@ -18,7 +18,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
-from footfall.kafka import client_options, topic_partitions
+from base.kafka import client_options, topic_partitions
 from schemas.webhooks import Delivery
 from webhooks.dispatcher import Dispatcher, utcnow
 from webhooks.tracking import OffsetTracker

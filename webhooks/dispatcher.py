@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
-from footfall.config import Topics
+from base.config import Topics
 from schemas.privacy import AuditRecord
 from schemas.webhooks import Delivery, Outcome, Subscription, TestData, WebhookDisabledData
 from webhooks.deliveries import (

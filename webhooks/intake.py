@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from footfall.config import Topics
+from base.config import Topics
 from schemas.consent import Consent, marketing_withdrawn
 from schemas.webhooks import Delivery, ProfileSummary, Subscription
 from webhooks.deliveries import new_delivery

@@ -7,7 +7,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from footfall.kafka import client_options, topic_partitions
+from base.kafka import client_options, topic_partitions
 from schemas.webhooks import Delivery
 from webhooks.settings import WebhookSettings
 

@@ -11,10 +11,10 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from footfall.health import lag_problems, liveness, readiness
-from footfall.kafka import ensure_topics, start_producer
-from footfall.lag import LagMonitor
-from footfall.metrics import process_registry
+from base.health import lag_problems, liveness, readiness
+from base.kafka import ensure_topics, start_producer
+from base.lag import LagMonitor
+from base.metrics import process_registry
 from webhooks.admin import admin_router, install_error_handlers
 from webhooks.consumers import InputReader, RetryReader, follow_profiles
 from webhooks.dispatcher import Dispatcher, crash_on_failure, utcnow

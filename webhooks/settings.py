@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from footfall.config import DEFAULT_ADMIN_TOKEN, FootfallSettings
+from base.config import DEFAULT_ADMIN_TOKEN, FootfallSettings
 
 
 class DeliveryPolicy(BaseModel):

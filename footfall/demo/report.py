@@ -11,7 +11,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from footfall.sqlclient import SqlClient
+from base.sqlclient import SqlClient
 from sinks.cookbook import recipe
 
 CURRENT_PROFILES = """

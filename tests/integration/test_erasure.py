@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
 
+from base.sqlclient import SqlClient
 from footfall.cli import app
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from stream_processors.settings import WorkerSettings
 from tests.conftest import stack_settings_for

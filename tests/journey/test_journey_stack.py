@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 import pytest
 
+from base.sqlclient import SqlClient
 from footfall.demo.report import progress
 from footfall.demo.sender import send_all
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from stream_processors.segments_cli import segment_members, segment_sizes
 from tests.collector.kafka_read import read_records, read_topic, write_records

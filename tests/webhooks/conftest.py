@@ -18,9 +18,9 @@ import httpx
 import orjson
 import pytest
 
+from base.config import FootfallSettings, Topics
+from base.kafka import ensure_topics
 from footfall.brokers import free_port
-from footfall.config import FootfallSettings, Topics
-from footfall.kafka import ensure_topics
 from schemas.webhooks import Subscription
 from tests.collector import kafka_read
 from tests.collector.kafka_read import write_records

@@ -14,7 +14,7 @@ from aiokafka.codec import has_lz4
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
-from footfall.config import BrokerKind, FootfallSettings
+from base.config import BrokerKind, FootfallSettings
 
 log = logging.getLogger(__name__)
 
