@@ -10,7 +10,6 @@ from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
-from urllib.parse import urlparse
 
 import typer
 from rich.console import Console
@@ -24,6 +23,9 @@ from base.sqlclient import QueryError, SqlClient
 from footfall.bench_broker import BenchBroker, bench_broker, describe
 from footfall.bench_stack import bench_stack_command
 from footfall.privacy_cli import erase_command, erasure_status_command, export_command
+from footfall.profiles_cli import identity_app, profile_command
+from footfall.segments_cli import segments_app
+from footfall.sql_target import sql_client
 from footfall.stack import (
     Stack,
     StackError,
@@ -34,11 +36,9 @@ from footfall.stack import (
 )
 from footfall.status import Endpoint, HealthWatch
 from footfall.status_cli import status_command
+from footfall.webhooks_cli import webhooks_app
 from sinks.bench import bench_sink_command
 from stream_processors.bench import bench_processors_command
-from stream_processors.profiles_cli import identity_app, profile_command
-from stream_processors.segments_cli import segments_app
-from webhooks.cli import webhooks_app
 
 app = typer.Typer(
     help="Footfall: real-time customer behaviour, journeys and segments for online stores.",
@@ -161,24 +161,6 @@ def persistence(stack: Stack) -> str:
     if stack.broker_kind is BrokerKind.tansu:
         return " (memory storage: a restart needs --reset)"
     return f" (data kept across restarts in {stack.settings.data_dir / 'kafka'})"
-
-
-def sql_client(settings: StackSettings) -> SqlClient:
-    if settings.clickhouse_url and not settings.clickhouse_url.startswith("chdb:"):
-        return server_client(settings.clickhouse_url)
-    return SqlClient(settings.sink_url, settings.admin_token)
-
-
-def server_client(dsn: str) -> SqlClient:
-    parsed = urlparse(dsn)
-    netloc = parsed.netloc.rsplit("@", 1)[-1]
-    client = SqlClient(f"{parsed.scheme}://{netloc}")
-    if parsed.username:
-        client.http.headers["X-ClickHouse-User"] = parsed.username
-        client.http.headers["X-ClickHouse-Key"] = parsed.password or ""
-    if parsed.path.strip("/"):
-        client.http.headers["X-ClickHouse-Database"] = parsed.path.strip("/")
-    return client
 
 
 @app.command()
@@ -463,7 +445,7 @@ def sql(
         err.print("Give a SQL query, or --query NAME (see --list).")
         raise typer.Exit(2)
     settings = StackSettings()
-    client = SqlClient(url, settings.admin_token) if url else sql_client(settings)
+    client = sql_client(settings, url)
     try:
         if format is OutputFormat.table:
             from footfall.demo.report import table
