@@ -21,6 +21,7 @@ from base.config import BrokerKind
 from base.lag import LagWatch
 from base.sqlclient import QueryError, SqlClient
 from footfall.bench_broker import BenchBroker, bench_broker, describe
+from footfall.bench_sink import bench_sink_command
 from footfall.bench_stack import bench_stack_command
 from footfall.privacy_cli import erase_command, erasure_status_command, export_command
 from footfall.profiles_cli import identity_app, profile_command
@@ -37,7 +38,6 @@ from footfall.stack import (
 from footfall.status import Endpoint, HealthWatch
 from footfall.status_cli import status_command
 from footfall.webhooks_cli import webhooks_app
-from sinks.bench import bench_sink_command
 from stream_processors.bench import bench_processors_command
 
 app = typer.Typer(
@@ -586,7 +586,7 @@ def bench_webhooks(
     broker: BenchBroker = None,
 ) -> None:
     """Webhook deliveries/s to a local receiver, and collector-to-webhook lag p50/p95."""
-    from webhooks.bench import run_bench
+    from footfall.bench_webhooks import run_bench
 
     kind = bench_broker(broker)
     with console.status("benchmarking webhooks…") as status:
@@ -618,7 +618,7 @@ def bench_collector(
     next to a raw aiokafka producer sending the same events to the same broker."""
     from rich.table import Table
 
-    from collector.bench import run_bench, share_of_raw
+    from footfall.bench_collector import run_bench, share_of_raw
 
     kind = bench_broker(broker)
     with console.status("benchmarking the collector…") as status:
