@@ -26,6 +26,7 @@ import orjson
 from clickhouse_connect.driver.client import Client
 
 from base.config import BrokerKind
+from base.cookbook import recipes
 from base.kafka import ensure_topics, start_producer
 from footfall.bench_broker import (
     BenchBroker,
@@ -36,7 +37,6 @@ from footfall.bench_broker import (
 )
 from footfall.stack import Stack, StackSettings
 from sinks.clickhouse import insert_rows
-from sinks.cookbook import recipes
 from sinks.migrate import migrate_up
 from sinks.rows import EVENTS, to_row
 from sinks.settings import SinkSettings

@@ -423,8 +423,8 @@ def sql(
     ] = None,
 ) -> None:
     """Run SQL or a cookbook query against the embedded store or a ClickHouse server."""
-    from sinks.cookbook import CookbookError, recipes
-    from sinks.cookbook import recipe as find_recipe
+    from base.cookbook import CookbookError, recipes
+    from base.cookbook import recipe as find_recipe
 
     if list_recipes:
         for item in recipes().values():

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from sinks.cookbook import CookbookError, recipe, recipes
+from base.cookbook import CookbookError, recipe, recipes
 from sinks.rows import EVENTS, SEGMENT_CHANGES, to_row
 from tests.sinks.scratch import scratch_database
 
