@@ -25,9 +25,10 @@ from collector.batch import BodyError, client_sent_at, read_body
 from collector.edge import EdgeMiddleware
 from collector.ingest import (
     Collector,
-    Credentials,
     KafkaDown,
     Refused,
+    check_origin,
+    get_collector,
     ingest,
     read_request_body,
 )
@@ -56,11 +57,6 @@ def report_failure(task: asyncio.Task[None]) -> None:
         log.critical("cannot connect to Kafka", exc_info=task.exception())
 
 
-def get_collector(request: Request) -> Collector:
-    collector: Collector = request.app.state.collector
-    return collector
-
-
 CollectorDep = Annotated[Collector, Depends(get_collector)]
 
 
@@ -75,18 +71,6 @@ def presented_key(request: Request, data: dict[str, Any]) -> object:
     if auth.lower().startswith("bearer "):
         key = auth[7:].strip()
     return request.headers.get("x-footfall-key", key)
-
-
-def check_origin(credentials: Credentials, request: Request) -> None:
-    """A browser on another site's origin cannot use this site's public key.
-
-    Only the site's configured origins count: the ``Host`` header is the client's to choose,
-    so "same origin as the request's host" would let any page pass by sending both. The
-    demo shop served at ``/shop`` is in the demo site's origins (see ``demo_site``)."""
-    origin = request.headers.get("origin")
-    site = credentials.site
-    if origin and not credentials.verified and origin not in site.allowed_origins:
-        raise Refused(403, f"origin {origin} is not allowed for site {site.site_id}")
 
 
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:

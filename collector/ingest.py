@@ -288,3 +288,20 @@ async def ingest(
         "diverted": diverted,
         "rejected": [r.as_response() for r in result.rejected],
     }
+
+
+def get_collector(request: Request) -> Collector:
+    collector: Collector = request.app.state.collector
+    return collector
+
+
+def check_origin(credentials: Credentials, request: Request) -> None:
+    """A browser on another site's origin cannot use this site's public key.
+
+    Only the site's configured origins count: the ``Host`` header is the client's to choose,
+    so "same origin as the request's host" would let any page pass by sending both. The
+    demo shop served at ``/shop`` is in the demo site's origins (see ``demo_site``)."""
+    origin = request.headers.get("origin")
+    site = credentials.site
+    if origin and not credentials.verified and origin not in site.allowed_origins:
+        raise Refused(403, f"origin {origin} is not allowed for site {site.site_id}")
