@@ -15,6 +15,7 @@ finds them, the settings base refuses them with :class:`DefaultSecretError`.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -346,7 +347,5 @@ def _env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        import json
-
         return json.dumps(value)
     return str(value)

@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,9 +29,9 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
+from starlette.exceptions import StarletteDeprecationWarning
 
 from base.config import BrokerKind
 from base.sqlclient import SqlClient
@@ -47,6 +48,12 @@ from sinks.engine import open_store, reads_of
 from sinks.migrate import migrate_up
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
+
+with warnings.catch_warnings():
+    # Starlette warns on import that its test client will move to httpx2; the warning says
+    # nothing to a ``footfall`` user, and the whole CLI imports this module.
+    warnings.filterwarnings("ignore", category=StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
 
 console = Console()
 TOKEN = "bench-dashboard-token"

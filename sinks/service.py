@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -177,7 +179,4 @@ def crash_on_failure(task: asyncio.Task[None]) -> None:
     """A writer that died must take the process down, so its supervisor sees it."""
     if not task.cancelled() and task.exception() is not None:
         log.critical("ClickHouse writer failed", exc_info=task.exception())
-        import os
-        import signal
-
         os.kill(os.getpid(), signal.SIGTERM)

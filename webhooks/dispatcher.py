@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import signal
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -254,7 +256,4 @@ def crash_on_failure(task: asyncio.Task[None]) -> None:
     if task.cancelled() or task.exception() is None:
         return
     log.critical("delivery failed to record its outcome", exc_info=task.exception())
-    import os
-    import signal
-
     os.kill(os.getpid(), signal.SIGTERM)

@@ -8,14 +8,17 @@ from typing import Any
 
 import pytest
 
+from schemas.events import parse_event
 from schemas.profile import Profile, Stage
 from stream_processors.journey import (
     JourneyRules,
     advance,
     due_at,
+    enter,
     fire_timers,
     lapse_after,
     median_interval,
+    next_stage,
 )
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -236,8 +239,6 @@ def test_a_merge_moves_the_stage_with_cause_merge() -> None:
 
 
 def test_next_stage_and_enter_move_one_event_at_a_time() -> None:
-    from schemas.events import parse_event
-    from stream_processors.journey import enter, next_stage
 
     event = parse_event(
         {

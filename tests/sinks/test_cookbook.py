@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -268,7 +269,6 @@ def test_a_missing_parameter_is_named() -> None:
 
 
 def test_every_query_is_documented() -> None:
-    from pathlib import Path
 
     docs = (Path(__file__).parents[2] / "docs" / "sql-cookbook.md").read_text()
     missing = [name for name in recipes() if f"## `{name}`" not in docs]
