@@ -8,7 +8,6 @@ browsers and optionally gzip-compressed), the Segment-compatible API under ``/se
 from __future__ import annotations
 
 import asyncio
-import gzip
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,7 +43,7 @@ from collector.segment import (
 )
 from collector.settings import CollectorSettings
 
-__all__ = ["Collector", "KafkaDown", "create_app", "gzip_body"]
+__all__ = ["Collector", "KafkaDown", "create_app"]
 
 log = logging.getLogger("footfall.collector")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -201,8 +200,3 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     if shop.is_dir():
         app.mount("/shop", StaticFiles(directory=shop, html=True), name="shop")
     return app
-
-
-def gzip_body(body: bytes) -> bytes:
-    """Compress a request body the way a client may send it (used by tools and tests)."""
-    return gzip.compress(body)

@@ -437,7 +437,6 @@ def sql(
     ] = None,
 ) -> None:
     """Run SQL or a cookbook query against the embedded store or a ClickHouse server."""
-
     if list_recipes:
         for item in recipes().values():
             console.print(f"[bold]{item.name}[/bold]  {item.description}")
@@ -523,7 +522,6 @@ def migrate(
     dsn: Annotated[str | None, typer.Option(help="ClickHouse DSN (default the sink's).")] = None,
 ) -> None:
     """Show, apply or undo ClickHouse migrations (the sink applies them on start too)."""
-
     target = dsn or SinkSettings().clickhouse_url
     migrations = load_migrations()
     if dry_run and action is not MigrateAction.status:
@@ -576,7 +574,6 @@ def bench_dashboard(
     broker: BenchBroker = None,
 ) -> None:
     """Every dashboard page's load time on --events demo-like events (embedded engine)."""
-
     bench_dashboard_command(events, shoppers, repeats, broker)
 
 
@@ -588,7 +585,6 @@ def bench_webhooks(
     broker: BenchBroker = None,
 ) -> None:
     """Webhook deliveries/s to a local receiver, and collector-to-webhook lag p50/p95."""
-
     kind = bench_broker(broker)
     with console.status("benchmarking webhooks…") as status:
         report = run_webhooks_bench(
@@ -652,7 +648,6 @@ def schemas(
     ] = None,
 ) -> None:
     """JSON Schema of every event type (to stdout as one object, or one file per type)."""
-
     exported = {name: model.model_json_schema() for name, model in EVENT_MODELS.items()}
     if out is None:
         console.print_json(json.dumps(exported))

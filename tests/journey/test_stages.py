@@ -8,17 +8,14 @@ from typing import Any
 
 import pytest
 
-from schemas.events import parse_event
 from schemas.profile import Profile, Stage
 from stream_processors.journey import (
     JourneyRules,
     advance,
     due_at,
-    enter,
     fire_timers,
     lapse_after,
     median_interval,
-    next_stage,
 )
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -236,29 +233,3 @@ def test_a_merge_moves_the_stage_with_cause_merge() -> None:
     p = profile("visitor", orders=1, last_order_at=T0, revenue=Decimal(10))
     _, transitions = advance(p, None, T0, "merge:1", RULES)
     assert [(t.to_stage, t.cause) for t in transitions] == [("customer", "merge")]
-
-
-def test_next_stage_and_enter_move_one_event_at_a_time() -> None:
-
-    event = parse_event(
-        {
-            "event_id": "00000000-0000-4000-8000-000000000001",
-            "type": "cart_add",
-            "site_id": "s",
-            "anonymous_id": "a",
-            "occurred_at": T0.isoformat(),
-            "properties": {"product_id": "p1", "price": "5"},
-        }
-    )
-    p = profile("engaged", cart={"p1": 1}, cart_updated_at=T0)
-    transition = next_stage(p, event)
-    assert transition is not None
-    assert (transition.to_stage, transition.cause, transition.event_id) == (
-        "cart",
-        "cart_add",
-        "00000000-0000-4000-8000-000000000001",
-    )
-    moved = enter(p, transition)
-    assert (moved.stage, moved.stage_since) == ("cart", T0)
-    assert moved.due_at == T0 + timedelta(minutes=RULES.cart_abandoned_after_minutes)
-    assert next_stage(moved, event) is None

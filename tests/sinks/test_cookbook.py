@@ -269,7 +269,6 @@ def test_a_missing_parameter_is_named() -> None:
 
 
 def test_every_query_is_documented() -> None:
-
     docs = (Path(__file__).parents[2] / "docs" / "sql-cookbook.md").read_text()
     missing = [name for name in recipes() if f"## `{name}`" not in docs]
     assert not missing, f"docs/sql-cookbook.md lacks {missing}"
