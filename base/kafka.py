@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class BrokerUnavailable(RuntimeError):
-    """Kafka could not be reached within the allowed time."""
+    """Kafka could not be reached, or did not acknowledge, within the allowed time: the one
+    error for "Kafka is down" (the collector answers it with 503 and ``Retry-After``)."""
 
 
 REQUEST_ID_HEADER = "footfall-request-id"

@@ -24,7 +24,6 @@ from collector.batch import BodyError, client_sent_at, read_body
 from collector.edge import EdgeMiddleware
 from collector.ingest import (
     Collector,
-    KafkaDown,
     Refused,
     check_origin,
     get_collector,
@@ -43,7 +42,7 @@ from collector.segment import (
 )
 from collector.settings import CollectorSettings
 
-__all__ = ["Collector", "KafkaDown", "create_app"]
+__all__ = ["Collector", "create_app"]
 
 log = logging.getLogger("footfall.collector")
 STATIC_DIR = Path(__file__).parent / "static"

@@ -48,10 +48,6 @@ class Refused(Exception):
         self.headers = headers
 
 
-class KafkaDown(RuntimeError):
-    """Kafka did not acknowledge in time; the client must retry later."""
-
-
 @dataclass(frozen=True)
 class Credentials:
     site: Site
@@ -132,7 +128,7 @@ class Collector:
         """Send (topic, value, key) records, each with the request id as a header; return once
         Kafka acknowledged all of them."""
         if self.producer is None:
-            raise KafkaDown("not connected to Kafka yet")
+            raise BrokerUnavailable("not connected to Kafka yet")
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.produce_timeout_s):
@@ -143,7 +139,7 @@ class Collector:
                 ]
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
-            raise KafkaDown(f"Kafka did not acknowledge: {exc!r}") from exc
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {exc!r}") from exc
         self.metrics.produce_seconds.observe(time.perf_counter() - started)
 
 
@@ -251,7 +247,7 @@ async def ingest(
     rid = getattr(request.state, "request_id", "")
     try:
         await collector.produce(records, rid)
-    except KafkaDown as exc:
+    except BrokerUnavailable as exc:
         log.warning("answering 503: %s", exc, extra={"request_id": rid})
         retry = {"Retry-After": str(settings.retry_after_s)}
         raise Refused(503, "event store unavailable, retry later", retry) from exc
