@@ -62,10 +62,7 @@ def private_stack_settings(data_dir: Path, kind: BrokerKind, **overrides: Any) -
         )
     }
     own = {"data_dir": data_dir, "broker": kind.value, "broker_kind": kind}
-    settings = StackSettings(**(ports | own | overrides))
-    # Copied in, not passed: a keyword ``kafka_bootstrap_servers`` would also fill
-    # ``external_kafka`` (its alias, matched without case) and no broker would be started.
-    return settings.model_copy(update={"kafka_bootstrap_servers": settings.bootstrap})
+    return StackSettings(**(ports | own | overrides))
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def stack_settings_for(tmp: Path, own_broker: bool = False, **overrides: object)
     kind = overrides.get("broker", TEST_BROKER.value)
     if not own_broker and kind == TEST_BROKER.value:
         overrides = {
-            "external_kafka": SharedBroker.bootstrap(),
+            "kafka_bootstrap_servers": SharedBroker.bootstrap(),
             "topic_prefix": f"t{uuid.uuid4().hex[:10]}.",
         } | overrides
     values: dict[str, object] = {

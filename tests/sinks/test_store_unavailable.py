@@ -42,7 +42,7 @@ def events(count: int, tag: str) -> list[dict[str, Any]]:
 
 
 async def produce(stack: Stack, batch: list[dict[str, Any]]) -> None:
-    kafka = stack.settings.model_copy(update={"kafka_bootstrap_servers": stack.settings.bootstrap})
+    kafka = stack.settings
     await ensure_topics(kafka)
     producer = await start_producer(kafka)
     try:
