@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from schemas.profile import Profile, Stage
+from schemas.profile import Profile, Stage, StageTransition
 from stream_processors.journey import (
     JourneyRules,
     advance,
@@ -221,12 +221,23 @@ def test_time_in_each_stage_is_kept() -> None:
 
 
 def test_timers_give_the_same_transitions_whenever_they_are_scanned() -> None:
+    """Scanned at day 50 and again at day 500, or once at day 500: the same moves, each at
+    its own due time, and the same profile after them."""
     p, _ = after(profile("checkout", orders=1, last_order_at=T0), "order_placed")
-    early = fire_timers(p, T0 + timedelta(days=50), RULES)
-    early = fire_timers(early[0], T0 + timedelta(days=500), RULES)[0], early[1]
-    late = fire_timers(p, T0 + timedelta(days=500), RULES)
-    assert early[0].stage == late[0].stage == "churned"
-    assert early[0].stage_seconds == late[0].stage_seconds
+    twice, first = fire_timers(p, T0 + timedelta(days=50), RULES)
+    twice, second = fire_timers(twice, T0 + timedelta(days=500), RULES)
+    once, moves = fire_timers(p, T0 + timedelta(days=500), RULES)
+
+    def path(transitions: list[StageTransition]) -> list[tuple[str, str, str, datetime]]:
+        return [(t.from_stage, t.to_stage, t.cause, t.at) for t in transitions]
+
+    assert first, "day 50 is past the first timer: the early scan must move"
+    assert path(first + second) == path(moves)
+    assert [t.to_stage for t in moves] == ["at_risk", "churned"]
+    assert all(t.at <= T0 + timedelta(days=500) for t in moves)
+    assert twice.stage == once.stage == "churned"
+    assert twice.stage_seconds == once.stage_seconds
+    assert twice.due_at == once.due_at
 
 
 def test_a_merge_moves_the_stage_with_cause_merge() -> None:
