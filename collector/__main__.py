@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from base.logs import configure_logging
+from base.serving import serve
 from collector.app import create_app
 from collector.settings import CollectorSettings
-from footfall.logs import configure_logging
-from footfall.serving import serve
 
 
 def main() -> None:

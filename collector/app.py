@@ -8,7 +8,6 @@ browsers and optionally gzip-compressed), the Segment-compatible API under ``/se
 from __future__ import annotations
 
 import asyncio
-import gzip
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,13 +18,15 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from base.health import liveness, readiness
+from base.metrics import exposition, process_registry
 from collector.batch import BodyError, client_sent_at, read_body
 from collector.edge import EdgeMiddleware
 from collector.ingest import (
     Collector,
-    Credentials,
-    KafkaDown,
     Refused,
+    check_origin,
+    get_collector,
     ingest,
     read_request_body,
 )
@@ -40,10 +41,8 @@ from collector.segment import (
     segment_shaped,
 )
 from collector.settings import CollectorSettings
-from footfall.health import liveness, readiness
-from footfall.metrics import exposition, process_registry
 
-__all__ = ["Collector", "KafkaDown", "create_app", "gzip_body"]
+__all__ = ["Collector", "create_app"]
 
 log = logging.getLogger("footfall.collector")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -54,11 +53,6 @@ def report_failure(task: asyncio.Task[None]) -> None:
     """The Kafka connection task must never die unnoticed."""
     if not task.cancelled() and task.exception() is not None:
         log.critical("cannot connect to Kafka", exc_info=task.exception())
-
-
-def get_collector(request: Request) -> Collector:
-    collector: Collector = request.app.state.collector
-    return collector
 
 
 CollectorDep = Annotated[Collector, Depends(get_collector)]
@@ -75,18 +69,6 @@ def presented_key(request: Request, data: dict[str, Any]) -> object:
     if auth.lower().startswith("bearer "):
         key = auth[7:].strip()
     return request.headers.get("x-footfall-key", key)
-
-
-def check_origin(credentials: Credentials, request: Request) -> None:
-    """A browser on another site's origin cannot use this site's public key.
-
-    Only the site's configured origins count: the ``Host`` header is the client's to choose,
-    so "same origin as the request's host" would let any page pass by sending both. The
-    demo shop served at ``/shop`` is in the demo site's origins (see ``demo_site``)."""
-    origin = request.headers.get("origin")
-    site = credentials.site
-    if origin and not credentials.verified and origin not in site.allowed_origins:
-        raise Refused(403, f"origin {origin} is not allowed for site {site.site_id}")
 
 
 def create_app(settings: CollectorSettings | None = None) -> FastAPI:
@@ -217,8 +199,3 @@ def create_app(settings: CollectorSettings | None = None) -> FastAPI:
     if shop.is_dir():
         app.mount("/shop", StaticFiles(directory=shop, html=True), name="shop")
     return app
-
-
-def gzip_body(body: bytes) -> bytes:
-    """Compress a request body the way a client may send it (used by tools and tests)."""
-    return gzip.compress(body)

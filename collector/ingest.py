@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from fastapi import Request
 
+from base.kafka import REQUEST_ID_HEADER, BrokerUnavailable, ensure_topics, start_producer
 from collector.batch import (
     BodyError,
     RecentIds,
@@ -32,7 +33,6 @@ from collector.guard import DIVERSIONS, AbuseGuard, Diversion, Throttled, overfl
 from collector.metrics import CollectorMetrics, reason_kind
 from collector.proxy import TrustedProxies
 from collector.settings import CollectorSettings, Site, hash_key
-from footfall.kafka import REQUEST_ID_HEADER, BrokerUnavailable, ensure_topics, start_producer
 from schemas.events import EVENT_MODELS, Envelope, Event
 
 log = logging.getLogger("footfall.collector")
@@ -46,10 +46,6 @@ class Refused(Exception):
         self.status = status
         self.message = message
         self.headers = headers
-
-
-class KafkaDown(RuntimeError):
-    """Kafka did not acknowledge in time; the client must retry later."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +128,7 @@ class Collector:
         """Send (topic, value, key) records, each with the request id as a header; return once
         Kafka acknowledged all of them."""
         if self.producer is None:
-            raise KafkaDown("not connected to Kafka yet")
+            raise BrokerUnavailable("not connected to Kafka yet")
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.produce_timeout_s):
@@ -143,7 +139,7 @@ class Collector:
                 ]
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError) as exc:
-            raise KafkaDown(f"Kafka did not acknowledge: {exc!r}") from exc
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {exc!r}") from exc
         self.metrics.produce_seconds.observe(time.perf_counter() - started)
 
 
@@ -251,7 +247,7 @@ async def ingest(
     rid = getattr(request.state, "request_id", "")
     try:
         await collector.produce(records, rid)
-    except KafkaDown as exc:
+    except BrokerUnavailable as exc:
         log.warning("answering 503: %s", exc, extra={"request_id": rid})
         retry = {"Retry-After": str(settings.retry_after_s)}
         raise Refused(503, "event store unavailable, retry later", retry) from exc
@@ -288,3 +284,20 @@ async def ingest(
         "diverted": diverted,
         "rejected": [r.as_response() for r in result.rejected],
     }
+
+
+def get_collector(request: Request) -> Collector:
+    collector: Collector = request.app.state.collector
+    return collector
+
+
+def check_origin(credentials: Credentials, request: Request) -> None:
+    """A browser on another site's origin cannot use this site's public key.
+
+    Only the site's configured origins count: the ``Host`` header is the client's to choose,
+    so "same origin as the request's host" would let any page pass by sending both. The
+    demo shop served at ``/shop`` is in the demo site's origins (see ``demo_site``)."""
+    origin = request.headers.get("origin")
+    site = credentials.site
+    if origin and not credentials.verified and origin not in site.allowed_origins:
+        raise Refused(403, f"origin {origin} is not allowed for site {site.site_id}")

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from collector.batch import BodyError, client_sent_at
-from collector.ingest import Refused, ingest, read_request_body
+from collector.ingest import Refused, check_origin, get_collector, ingest, read_request_body
 from collector.segment_mapping import SEGMENT_NAMESPACE, SHORT_PATHS, to_footfall
 from collector.settings import CollectorSettings
 
@@ -135,8 +135,6 @@ def cdn_settings(write_key: str, api_host: str, protocol: str) -> dict[str, Any]
 
 async def receive_segment(request: Request, parsed: SegmentRequest) -> JSONResponse:
     """Authenticate, map and ingest a Segment request (the per-IP limit already counted)."""
-    from collector.app import check_origin, get_collector
-
     request.state.segment = True
     collector = get_collector(request)
     credentials = collector.authenticate(parsed.write_key)
@@ -165,8 +163,6 @@ async def receive_segment_batch(request: Request, data: dict[str, Any]) -> JSONR
 
 
 def segment_router(settings: CollectorSettings) -> APIRouter:
-    from collector.app import get_collector
-
     router = APIRouter(tags=["segment"])
 
     async def read(request: Request, call: str | None) -> JSONResponse:

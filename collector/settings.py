@@ -15,8 +15,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from base.config import FootfallSettings
 from collector.consent import AnalyticsRule
-from footfall.config import FootfallSettings
 
 
 def hash_key(key: str) -> str:

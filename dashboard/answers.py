@@ -12,7 +12,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from footfall.sqlclient import SqlClient
+from base.sqlclient import SqlClient
 
 Key = tuple[str, str, tuple[tuple[str, str], ...]]
 

@@ -18,11 +18,11 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from base.sqlclient import EndpointUnreachable, QueryError, SqlClient
 from dashboard.answers import Answers, KeptSql
 from dashboard.catalog import ALL_SEGMENTS, PAGES, Page, page
 from dashboard.reading import read_chart, read_page, read_rows
 from dashboard.settings import DashboardSettings
-from footfall.sqlclient import EndpointUnreachable, QueryError, SqlClient
 
 STATIC = Path(__file__).parent / "static"
 ECHARTS = Path(__file__).parent / "node_modules" / "echarts" / "dist" / "echarts.min.js"

@@ -1,6 +1,6 @@
 """The dashboard's pages and charts, and the queries behind them. Pure.
 
-A chart names a query: a cookbook recipe (``sinks/queries``) where one answers the question,
+A chart names a query: a cookbook recipe (``base/queries``) where one answers the question,
 else one of the dashboard's own (``dashboard/queries``, the same file format). A chart passes
 the page's filters its query declares (site, period, segment) and its own fixed values; the
 filters a query does not take are shown as not applying, never silently dropped.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from sinks.cookbook import CookbookError, Recipe, recipes
+from base.cookbook import CookbookError, Recipe, recipes
 
 QUERIES_DIR = Path(__file__).parent / "queries"
 FILTERS = ("site", "from", "to", "segment")

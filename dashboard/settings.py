@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from footfall.config import FootfallSettings
+from base.config import FootfallSettings
 
 
 class DashboardSettings(FootfallSettings):

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from aiokafka.errors import KafkaError
 
+from base.lag import LagReader, total_lag
+from base.sqlclient import QueryError, SqlClient
 from footfall.bench_load import Ledger
-from footfall.lag import LagReader, total_lag
-from footfall.sqlclient import QueryError, SqlClient
 from footfall.stack import StackSettings
 from sinks.settings import SinkSettings
-from sinks.webhooks.settings import WebhookSettings
 from stream_processors.settings import WorkerSettings
+from webhooks.settings import WebhookSettings
 
 Say = Callable[[str], None]
 READ_TIMEOUT_S = 5.0

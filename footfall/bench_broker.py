@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
+from base.config import BrokerKind, FootfallSettings
+from base.kafka import producer_options
 from footfall.brokers import BrokerError, choose_kind, free_port, kafka_version
-from footfall.config import BrokerKind, FootfallSettings
-from footfall.kafka import producer_options
 from footfall.stack import StackSettings, tansu_version
 
 BenchBroker = Annotated[
@@ -62,10 +62,7 @@ def private_stack_settings(data_dir: Path, kind: BrokerKind, **overrides: Any) -
         )
     }
     own = {"data_dir": data_dir, "broker": kind.value, "broker_kind": kind}
-    settings = StackSettings(**(ports | own | overrides))
-    # Copied in, not passed: a keyword ``kafka_bootstrap_servers`` would also fill
-    # ``external_kafka`` (its alias, matched without case) and no broker would be started.
-    return settings.model_copy(update={"kafka_bootstrap_servers": settings.bootstrap})
+    return StackSettings(**(ports | own | overrides))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,25 +29,31 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
+from starlette.exceptions import StarletteDeprecationWarning
 
+from base.config import BrokerKind
+from base.sqlclient import SqlClient
 from dashboard.app import create_app
 from dashboard.catalog import PAGES, Chart
 from dashboard.settings import DashboardSettings
 from footfall.bench_broker import bench_broker, private_stack_settings
-from footfall.config import BrokerKind
 from footfall.demo.report import wait_until_queryable
 from footfall.demo.sender import send_all
 from footfall.demo.simulator import simulate
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack, free_port, port_open
 from sinks.clickhouse import Store
 from sinks.engine import open_store, reads_of
 from sinks.migrate import migrate_up
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
+
+with warnings.catch_warnings():
+    # Starlette warns on import that its test client will move to httpx2; the warning says
+    # nothing to a ``footfall`` user, and the whole CLI imports this module.
+    warnings.filterwarnings("ignore", category=StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
 
 console = Console()
 TOKEN = "bench-dashboard-token"

@@ -34,6 +34,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from base.config import BrokerKind
+from base.sqlclient import SqlClient
 from footfall.bench_backlog import BacklogUnreadable, Watch, backlog_text
 from footfall.bench_broker import (
     BenchBroker,
@@ -54,8 +56,6 @@ from footfall.bench_load import (
     offer,
     post,
 )
-from footfall.config import BrokerKind
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack, StackError, StackSettings
 from footfall.steady_rate import LagSample, Limits, Trial, bounds, next_rate, rounded, verdict
 from stream_processors.bench import live_after, percentile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 import time
@@ -10,20 +11,37 @@ from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
-from urllib.parse import urlparse
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
+from base.config import BrokerKind
+from base.cookbook import CookbookError, recipes
+from base.cookbook import recipe as find_recipe
+from base.lag import LagWatch
+from base.sqlclient import QueryError, SqlClient
+from dashboard.app import DashboardError, create_app
+from dashboard.settings import DashboardSettings
 from footfall.bench_broker import BenchBroker, bench_broker, describe
+from footfall.bench_collector import run_bench as run_collector_bench
+from footfall.bench_collector import share_of_raw
+from footfall.bench_dashboard import bench_dashboard_command
+from footfall.bench_sink import bench_sink_command
 from footfall.bench_stack import bench_stack_command
-from footfall.config import BrokerKind
-from footfall.lag import LagWatch
+from footfall.bench_webhooks import run_bench as run_webhooks_bench
+from footfall.demo.html import page
+from footfall.demo.report import render, results_of, table, wait_until_queryable
+from footfall.demo.sender import send_all
+from footfall.demo.simulator import simulate
 from footfall.privacy_cli import erase_command, erasure_status_command, export_command
-from footfall.sqlclient import QueryError, SqlClient
+from footfall.profiles_cli import identity_app, profile_command
+from footfall.segments_cli import segments_app
+from footfall.sql_target import sql_client
 from footfall.stack import (
     Stack,
     StackError,
@@ -34,11 +52,14 @@ from footfall.stack import (
 )
 from footfall.status import Endpoint, HealthWatch
 from footfall.status_cli import status_command
-from sinks.bench import bench_sink_command
-from sinks.webhooks.cli import webhooks_app
+from footfall.webhooks_cli import webhooks_app
+from schemas.events import EVENT_MODELS
+from sinks.clickhouse import StoreLocked, connect
+from sinks.migrate import load_migrations, migrate_down, migrate_up, pending
+from sinks.settings import SinkSettings
 from stream_processors.bench import bench_processors_command
-from stream_processors.profiles_cli import identity_app, profile_command
-from stream_processors.segments_cli import segments_app
+from stream_processors.settings import WorkerSettings
+from webhooks.settings import WebhookSettings
 
 app = typer.Typer(
     help="Footfall: real-time customer behaviour, journeys and segments for online stores.",
@@ -163,24 +184,6 @@ def persistence(stack: Stack) -> str:
     return f" (data kept across restarts in {stack.settings.data_dir / 'kafka'})"
 
 
-def sql_client(settings: StackSettings) -> SqlClient:
-    if settings.clickhouse_url and not settings.clickhouse_url.startswith("chdb:"):
-        return server_client(settings.clickhouse_url)
-    return SqlClient(settings.sink_url, settings.admin_token)
-
-
-def server_client(dsn: str) -> SqlClient:
-    parsed = urlparse(dsn)
-    netloc = parsed.netloc.rsplit("@", 1)[-1]
-    client = SqlClient(f"{parsed.scheme}://{netloc}")
-    if parsed.username:
-        client.http.headers["X-ClickHouse-User"] = parsed.username
-        client.http.headers["X-ClickHouse-Key"] = parsed.password or ""
-    if parsed.path.strip("/"):
-        client.http.headers["X-ClickHouse-Database"] = parsed.path.strip("/")
-    return client
-
-
 @app.command()
 def up(
     data_dir: Annotated[
@@ -272,9 +275,6 @@ def consumer_groups(topic_prefix: str) -> dict[str, list[str]]:
     """The stack's consumer groups by process, named by each process's own settings: the
     children read the same ``FOOTFALL_*`` environment and TOML file as this command, and
     the stack's topic prefix (which scopes the default group names)."""
-    from sinks.settings import SinkSettings
-    from sinks.webhooks.settings import WebhookSettings
-    from stream_processors.settings import WorkerSettings
 
     webhooks = WebhookSettings(topic_prefix=topic_prefix)
     return {
@@ -317,10 +317,6 @@ def demo(
 ) -> None:
     """Start the stack on an empty data dir of its own, drive a synthetic storefront through
     the collector, print a report."""
-    from footfall.demo.html import page
-    from footfall.demo.report import render, results_of, wait_until_queryable
-    from footfall.demo.sender import send_all
-    from footfall.demo.simulator import simulate
 
     settings = stack_settings(data_dir, broker)
     claim_demo_dir(settings.data_dir)
@@ -441,9 +437,6 @@ def sql(
     ] = None,
 ) -> None:
     """Run SQL or a cookbook query against the embedded store or a ClickHouse server."""
-    from sinks.cookbook import CookbookError, recipes
-    from sinks.cookbook import recipe as find_recipe
-
     if list_recipes:
         for item in recipes().values():
             console.print(f"[bold]{item.name}[/bold]  {item.description}")
@@ -463,11 +456,9 @@ def sql(
         err.print("Give a SQL query, or --query NAME (see --list).")
         raise typer.Exit(2)
     settings = StackSettings()
-    client = SqlClient(url, settings.admin_token) if url else sql_client(settings)
+    client = sql_client(settings, url)
     try:
         if format is OutputFormat.table:
-            from footfall.demo.report import table
-
             console.print(table("", client.rows(query, given)))
         else:
             fmt = {"csv": "CSVWithNames", "json": "JSONEachRow", "tsv": "TabSeparatedWithNames"}
@@ -497,10 +488,6 @@ def dashboard(
 ) -> None:
     """Serve the dashboard in the foreground, reading a running stack (`footfall up` starts
     one of its own): pages of charts, each with the SQL behind it."""
-    import uvicorn
-
-    from dashboard.app import DashboardError, create_app
-    from dashboard.settings import DashboardSettings
 
     stack = StackSettings()
     settings = DashboardSettings(
@@ -535,10 +522,6 @@ def migrate(
     dsn: Annotated[str | None, typer.Option(help="ClickHouse DSN (default the sink's).")] = None,
 ) -> None:
     """Show, apply or undo ClickHouse migrations (the sink applies them on start too)."""
-    from sinks.clickhouse import StoreLocked, connect
-    from sinks.migrate import load_migrations, migrate_down, migrate_up, pending
-    from sinks.settings import SinkSettings
-
     target = dsn or SinkSettings().clickhouse_url
     migrations = load_migrations()
     if dry_run and action is not MigrateAction.status:
@@ -591,8 +574,6 @@ def bench_dashboard(
     broker: BenchBroker = None,
 ) -> None:
     """Every dashboard page's load time on --events demo-like events (embedded engine)."""
-    from footfall.bench_dashboard import bench_dashboard_command
-
     bench_dashboard_command(events, shoppers, repeats, broker)
 
 
@@ -604,11 +585,9 @@ def bench_webhooks(
     broker: BenchBroker = None,
 ) -> None:
     """Webhook deliveries/s to a local receiver, and collector-to-webhook lag p50/p95."""
-    from sinks.webhooks.bench import run_bench
-
     kind = bench_broker(broker)
     with console.status("benchmarking webhooks…") as status:
-        report = run_bench(
+        report = run_webhooks_bench(
             deliveries, lag_samples, concurrency, on_progress=status.update, kind=kind
         )
     console.print(describe(report.broker))
@@ -634,13 +613,10 @@ def bench_collector(
 ) -> None:
     """Collector events/s and p50/p99 latency at batch 1/20/100 with 1 and 2 uvicorn workers,
     next to a raw aiokafka producer sending the same events to the same broker."""
-    from rich.table import Table
-
-    from collector.bench import run_bench, share_of_raw
 
     kind = bench_broker(broker)
     with console.status("benchmarking the collector…") as status:
-        facts, cells = run_bench(
+        facts, cells = run_collector_bench(
             concurrency=concurrency,
             duration_s=duration,
             on_progress=status.update,
@@ -672,10 +648,6 @@ def schemas(
     ] = None,
 ) -> None:
     """JSON Schema of every event type (to stdout as one object, or one file per type)."""
-    import json
-
-    from schemas.events import EVENT_MODELS
-
     exported = {name: model.model_json_schema() for name, model in EVENT_MODELS.items()}
     if out is None:
         console.print_json(json.dumps(exported))

@@ -16,7 +16,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from footfall.sqlclient import QueryError, SqlClient
+from base.sqlclient import QueryError, SqlClient
 from footfall.stack import StackSettings
 from schemas.privacy import subject
 from sinks.erasure import ID_COLUMNS, dlq_matching, matching

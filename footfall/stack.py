@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, PrivateAttr, model_validator
 
+from base.config import DEFAULT_ADMIN_TOKEN, BrokerKind, FootfallSettings
 from footfall.brokers import (
     BrokerError,
     KafkaBroker,
@@ -36,7 +37,6 @@ from footfall.brokers import (
     port_open,
     tansu_binary,
 )
-from footfall.config import DEFAULT_ADMIN_TOKEN, BrokerKind, FootfallSettings
 
 __all__ = ["Stack", "StackError", "StackSettings", "free_port", "port_open"]
 
@@ -74,15 +74,28 @@ class StackSettings(FootfallSettings):
         default=None,
         validation_alias=AliasChoices("CLICKHOUSE_URL", "FOOTFALL_CLICKHOUSE_URL"),
     )
-    external_kafka: str | None = Field(
-        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
-    )
     admin_token: str = DEFAULT_ADMIN_TOKEN
     start_timeout_s: float = 60.0
+    _external: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def local_broker_unless_given(self) -> StackSettings:
+        """``KAFKA_BOOTSTRAP_SERVERS`` (the one field ``kafka_bootstrap_servers``) names an
+        external cluster, and then no broker is started; else every client the stack and the
+        CLI open talks to the local broker on ``broker_port``."""
+        self._external = "kafka_bootstrap_servers" in self.model_fields_set
+        if not self._external:
+            self.kafka_bootstrap_servers = f"127.0.0.1:{self.broker_port}"
+        return self
+
+    @property
+    def external_kafka(self) -> str | None:
+        """The external cluster's bootstrap servers, or None when the stack runs its own."""
+        return self.kafka_bootstrap_servers if self._external else None
 
     @property
     def bootstrap(self) -> str:
-        return self.external_kafka or f"127.0.0.1:{self.broker_port}"
+        return self.kafka_bootstrap_servers
 
     @property
     def store_dsn(self) -> str:
@@ -277,7 +290,7 @@ class Stack:
             ),
             Child(
                 "webhooks",
-                [python, "-m", "sinks.webhooks"],
+                [python, "-m", "webhooks"],
                 common
                 | {
                     "FOOTFALL_PORT": str(s.webhooks_port),

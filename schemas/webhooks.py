@@ -16,8 +16,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-WEBHOOK_SCHEMA_VERSION = 1
-
 FIXED_KINDS = frozenset(
     {
         "segment.entered",

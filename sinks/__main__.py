@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 
-from footfall.logs import configure_logging
-from footfall.serving import serve
+from base.logs import configure_logging
+from base.serving import serve
 from sinks.service import create_app
 from sinks.settings import SinkSettings
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from footfall.logs import configure_logging
+from base.logs import configure_logging
 from sinks.clickhouse import Store, connect, is_embedded
 from sinks.settings import SinkSettings
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the ClickHouse sink (one registry per process, see footfall.metrics)."""
+"""Prometheus metrics of the ClickHouse sink (one registry per process, see base.metrics)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from footfall.metrics import BATCH_SIZES, PIPELINE_SECONDS, STAGE_SECONDS, sampled
+from base.metrics import BATCH_SIZES, PIPELINE_SECONDS, STAGE_SECONDS, sampled
 
 DLQ_STAGES = ("collector", "worker", "sink")
 """The ``stage`` label of ``footfall_sink_dlq_rows_total``; any other value counts as other."""

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from footfall.kafka import start_producer
+from base.kafka import start_producer
 from schemas.privacy import AuditRecord, EraseRequest, ErasureStatus, subject
 from sinks.privacy import SinkErasure
 from sinks.query_api import credentials

@@ -8,13 +8,15 @@ waits for.
 ``/livez`` is 200 while the writer's task runs. ``/readyz`` is 200 only while the store is
 open and answers the probe within ``FOOTFALL_HEALTH__STORE_TIMEOUT_S``, the consumer holds
 partitions and no partition's commit stood still for ``FOOTFALL_HEALTH__COMMIT_STALL_S`` with
-records to read (see ``footfall.health``); else 503 with the reasons.
+records to read (see ``base.health``); else 503 with the reasons.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,9 +24,9 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 
-from footfall.health import lag_problems, liveness, readiness
-from footfall.lag import LagMonitor
-from footfall.metrics import exposition, process_registry
+from base.health import lag_problems, liveness, readiness
+from base.lag import LagMonitor
+from base.metrics import exposition, process_registry
 from sinks.clickhouse import Store, open_when_available
 from sinks.engine import open_store, reads_of
 from sinks.metrics import SinkMetrics
@@ -172,7 +174,4 @@ def crash_on_failure(task: asyncio.Task[None]) -> None:
     """A writer that died must take the process down, so its supervisor sees it."""
     if not task.cancelled() and task.exception() is not None:
         log.critical("ClickHouse writer failed", exc_info=task.exception())
-        import os
-        import signal
-
         os.kill(os.getpid(), signal.SIGTERM)

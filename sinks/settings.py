@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, field_validator
 
-from footfall.config import FootfallSettings
+from base.config import FootfallSettings
 from sinks.retention import Kind, SiteRetention, literal
 
 

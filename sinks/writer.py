@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from footfall.kafka import REQUEST_ID_HEADER, client_options, ensure_topics
+from base.kafka import REQUEST_ID_HEADER, client_options, ensure_topics
 from sinks.clickhouse import TRANSIENT_ERRORS, Store, insert_rows
 from sinks.metrics import SinkMetrics
 from sinks.privacy import SinkErasure

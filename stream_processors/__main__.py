@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import faust
 
-from footfall.kafka import ensure_topics
-from footfall.logs import logging_config
+from base.kafka import ensure_topics
+from base.logs import logging_config
 from stream_processors.settings import WorkerSettings
 from stream_processors.worker import build_app, changelog_topics
 

@@ -28,7 +28,10 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
+from rocksdict import Options, Rdict
 
+from base.config import BrokerKind, FootfallSettings
+from base.kafka import ensure_topics, start_producer
 from footfall.bench_broker import (
     BenchBroker,
     bench_broker,
@@ -36,8 +39,6 @@ from footfall.bench_broker import (
     describe,
     private_stack_settings,
 )
-from footfall.config import BrokerKind, FootfallSettings
-from footfall.kafka import ensure_topics, start_producer
 from footfall.stack import Stack
 from stream_processors.settings import WorkerSettings
 
@@ -252,8 +253,6 @@ def compacted(data_dir: Path) -> tuple[int, int, int]:
     """Open each profile store of a stopped worker, compact it (only the latest value of a
     key stays, as RocksDB's own compactions leave it), and return its bytes on disk, the
     number of profiles in it and the bytes of their stored values."""
-    from rocksdict import Options, Rdict
-
     profiles = values = 0
     for path in sorted(data_dir.rglob("profiles-*.db")):
         db = Rdict(str(path), Options(raw_mode=True))

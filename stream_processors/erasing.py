@@ -20,7 +20,7 @@ import rocksdict
 from faust.serializers import codecs
 from faust.types import TableT
 
-from footfall.config import Topics
+from base.config import Topics
 from schemas.privacy import IDENTITY, PROFILES, EraseRequest, parse_privacy, subject
 from stream_processors.erasure import (
     browser_subjects,

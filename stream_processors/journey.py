@@ -15,7 +15,6 @@ from statistics import median
 
 from pydantic import BaseModel, Field
 
-from schemas.events import Envelope
 from schemas.profile import Profile, Stage, StageTransition
 from stream_processors.profile import short_id
 
@@ -189,34 +188,3 @@ def fire_timers(
         profile = profile.model_copy(update={"due_at": due_at(profile, rules)})
         transitions.append(transition)
     return profile, transitions
-
-
-def next_stage(
-    profile: Profile, event: Envelope | None, rules: JourneyRules = DEFAULT_RULES
-) -> StageTransition | None:
-    """The event-driven move after ``event`` (None: a merge), without the timers."""
-    kind: str | None = getattr(event, "type", "custom") if event is not None else None
-    target = stage_after(profile, kind, rules)
-    at = event.occurred_at if event is not None else profile.last_seen
-    if target == profile.stage or at is None:
-        return None
-    event_id = str(event.event_id) if event is not None else None
-    return StageTransition(
-        site_id=profile.site_id,
-        profile_id=profile.profile_id,
-        from_stage=profile.stage,
-        to_stage=target,
-        cause=kind or "merge",
-        event_id=event_id,
-        at=at,
-    )
-
-
-def enter(
-    profile: Profile, transition: StageTransition, rules: JourneyRules = DEFAULT_RULES
-) -> Profile:
-    """``profile`` in the stage ``transition`` leads to, its timer set."""
-    moved, _ = move(
-        profile, transition.to_stage, transition.cause, transition.at, transition.event_id
-    )
-    return moved.model_copy(update={"due_at": due_at(moved, rules)})

@@ -176,15 +176,6 @@ def parse_config(data: dict[str, Any]) -> SegmentConfig:
     return SegmentConfig(tuple(segments), ScoreBands.model_validate(data.get("bands", {})))
 
 
-def uses_figures(config: SegmentConfig) -> bool:
-    """Whether any rule reads a published figure (then the worker computes them)."""
-    return any(
-        c.feature in FIGURE_FEATURES or c.feature in SHARED_FIGURES
-        for s in config.segments
-        for c in (*s.all, *s.any)
-    )
-
-
 def figures_used(config: SegmentConfig) -> frozenset[str]:
     """The published figures the rules read (empty: the worker need not compute any)."""
     return frozenset(

@@ -1,7 +1,7 @@
 """Prometheus metrics of the worker, taken from Faust's sensor hooks (no agent code changes).
 
 Faust calls a sensor around every message, commit, send and rebalance; this one counts and
-times them in the worker's registry (``footfall.metrics``), in base units with bounded labels
+times them in the worker's registry (``base.metrics``), in base units with bounded labels
 (topics, never keys or offsets). Faust's own ``PrometheusMonitor`` keeps per-message history
 and reports milliseconds; a lean sensor costs a counter increment per message, and the
 latency histogram observes one message in ``LATENCY_EVERY``.
@@ -17,7 +17,7 @@ from faust.sensors import Sensor
 from faust.types import TP, EventT, Message, StreamT
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from footfall.metrics import PIPELINE_SECONDS, STAGE_SECONDS
+from base.metrics import PIPELINE_SECONDS, STAGE_SECONDS
 
 LATENCY_EVERY = 16
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from footfall.config import BrokerKind, FootfallSettings
+from base.config import BrokerKind, FootfallSettings
 from stream_processors.journey import JourneyRules
 from stream_processors.money import load_money
 from stream_processors.rules import ProfileRules

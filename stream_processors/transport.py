@@ -36,8 +36,8 @@ from faust.types import TP
 from faust.types.auth import SASLMechanism
 from faust.types.tuples import ack_lock
 
-from footfall.config import FootfallSettings
-from footfall.kafka import tls_context
+from base.config import FootfallSettings
+from base.kafka import tls_context
 from stream_processors.continuity import CommitOffsets, Verdict
 
 

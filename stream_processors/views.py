@@ -1,6 +1,6 @@
 """The worker's HTTP views: live profile lookup and identity history, routed to the owner;
 ``/metrics`` (the worker group's lag, Faust's sensor hooks, readiness); ``/livez`` and
-``/readyz`` (see ``footfall.health``)."""
+``/readyz`` (see ``base.health``)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from faust.exceptions import SameNode
 from faust.web import Request, Response, View
 from prometheus_client import Gauge
 
-from footfall.health import lag_problems, liveness, readiness
-from footfall.lag import LagMonitor
-from footfall.metrics import exposition, process_registry
+from base.health import lag_problems, liveness, readiness
+from base.lag import LagMonitor
+from base.metrics import exposition, process_registry
 from schemas.profile import Profile
 from stream_processors.figures import figures
 from stream_processors.identity import BrowserIdentity, table_key

@@ -20,7 +20,7 @@ from aiokafka.admin import NewTopic
 from mode.utils.times import want_seconds
 from pydantic import ValidationError
 
-from footfall.config import BrokerKind
+from base.config import BrokerKind
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile
 from stream_processors.continuity import Continuity

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from base.config import BrokerKind
+from base.sqlclient import SqlClient
 from footfall.brokers import BrokerProcess, choose_kind, start_broker
-from footfall.config import BrokerKind
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack, StackSettings, free_port
 
 TEST_BROKER: BrokerKind = choose_kind(os.environ.get("FOOTFALL_BROKER", "auto"))
@@ -92,7 +92,7 @@ def stack_settings_for(tmp: Path, own_broker: bool = False, **overrides: object)
     kind = overrides.get("broker", TEST_BROKER.value)
     if not own_broker and kind == TEST_BROKER.value:
         overrides = {
-            "external_kafka": SharedBroker.bootstrap(),
+            "kafka_bootstrap_servers": SharedBroker.bootstrap(),
             "topic_prefix": f"t{uuid.uuid4().hex[:10]}.",
         } | overrides
     values: dict[str, object] = {

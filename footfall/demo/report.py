@@ -11,8 +11,8 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
-from footfall.sqlclient import SqlClient
-from sinks.cookbook import recipe
+from base.cookbook import recipe
+from base.sqlclient import SqlClient
 
 CURRENT_PROFILES = """
 SELECT * FROM profiles FINAL WHERE merged_into = ''

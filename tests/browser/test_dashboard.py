@@ -20,12 +20,12 @@ import httpx
 import orjson
 import pytest
 
+from base.sqlclient import SqlClient
 from dashboard.catalog import PAGES, queries
 from dashboard.reading import with_interval
 from footfall.demo.report import wait_until_queryable
 from footfall.demo.sender import send_all
 from footfall.demo.simulator import simulate
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(300)]

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from footfall.config import BrokerKind
+from base.config import BrokerKind
+from base.sqlclient import SqlClient
 from footfall.demo.report import progress, wait_until_queryable
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from tests.integration.test_crash_recovery import (
     ground_truth,

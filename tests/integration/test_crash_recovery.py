@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from base.config import BrokerKind
+from base.sqlclient import SqlClient
 from footfall.brokers import BrokerError, choose_kind
-from footfall.config import BrokerKind
 from footfall.demo.report import progress, wait_until_queryable
 from footfall.demo.sender import SendReport, send_all
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from tests.conftest import BOTH_BROKERS, stack_settings_for
 from tests.integration.test_end_to_end import synthetic_events

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from base.sqlclient import SqlClient
 from footfall.demo.report import wait_until_queryable
 from footfall.demo.sender import send_all
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

@@ -17,15 +17,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
 
+from base.sqlclient import SqlClient
 from footfall.cli import app
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
-from sinks.webhooks.signing import new_secret
 from stream_processors.settings import WorkerSettings
 from tests.conftest import stack_settings_for
 from tests.processors.test_identity_stack import event, send
 from tests.webhooks.conftest import wait_for
 from tests.webhooks.receiver import Receiver
+from webhooks.signing import new_secret
 
 pytestmark = [pytest.mark.integration]
 

@@ -26,9 +26,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from footfall.config import BrokerKind, FootfallSettings
-from footfall.kafka import topic_partitions
-from footfall.lag import group_lag
+from base.config import BrokerKind, FootfallSettings
+from base.kafka import topic_partitions
+from base.lag import group_lag
 from footfall.stack import Stack
 from schemas.events import parse_event
 from stream_processors.settings import WorkerSettings

@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from base.config import BrokerKind
 from footfall.brokers import BrokerProcess, KafkaBroker, free_port, kafka_version
-from footfall.config import BrokerKind
 from tests.conftest import TEST_BROKER
 
 pytestmark = [

@@ -15,12 +15,12 @@ import pytest
 from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
+from base.config import BrokerKind, FootfallSettings
+from base.kafka import client_options, ensure_topics
+from base.sqlclient import SqlClient
 from footfall.brokers import BrokerProcess, KafkaBroker, free_port, metadata_answers
-from footfall.config import BrokerKind, FootfallSettings
 from footfall.demo.report import wait_until_queryable
 from footfall.demo.sender import send_all
-from footfall.kafka import client_options, ensure_topics
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from tests.conftest import TEST_BROKER, stack_settings_for
 from tests.integration.test_end_to_end import synthetic_events

@@ -15,11 +15,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 from prometheus_client.parser import text_string_to_metric_families
 
+from base.config import BrokerKind
+from base.lag import LagWatch, PartitionLag, group_lag, total_lag
+from base.sqlclient import SqlClient
 from footfall.brokers import start_broker
 from footfall.cli import consumer_groups, stack_lag
-from footfall.config import BrokerKind
-from footfall.lag import LagWatch, PartitionLag, group_lag, total_lag
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from tests.collector.events import page_view
 from tests.conftest import TEST_BROKER

@@ -22,8 +22,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
+from base.sqlclient import SqlClient
 from footfall.cli import app, stack_health
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack
 from tests.collector.events import page_view
 from tests.conftest import stack_settings_for

@@ -28,10 +28,10 @@ from typing import Any
 
 import pytest
 
+from base.sqlclient import QueryError, SqlClient
 from footfall.brokers import free_port, kafka_available
 from footfall.demo.report import progress, wait_until_queryable
 from footfall.demo.sender import send_all
-from footfall.sqlclient import QueryError, SqlClient
 from tests.integration.test_crash_recovery import ground_truth, stored_profiles
 from tests.integration.test_end_to_end import synthetic_events
 from tests.journey.test_journey_stack import shopper_events, wait_for

@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 import pytest
 
+from base.sqlclient import SqlClient
 from footfall.demo.report import progress
 from footfall.demo.sender import send_all
-from footfall.sqlclient import SqlClient
+from footfall.segments_cli import segment_members, segment_sizes
 from footfall.stack import Stack
-from stream_processors.segments_cli import segment_members, segment_sizes
 from tests.collector.kafka_read import read_records, read_topic, write_records
 from tests.conftest import stack_settings_for
 from tests.integration.test_crash_recovery import send_in_background

@@ -132,14 +132,17 @@ def test_the_shipped_config_covers_the_seed_segments() -> None:
 
 def test_champions_bought_recently_often_and_most() -> None:
     assert "champions" in segments_of(**ordered(3, 6, 2000))
+    assert "champions" not in segments_of(**ordered(3, 6, 100))  # spends little
 
 
 def test_loyal_customers_order_regularly() -> None:
     assert "loyal_customers" in segments_of(**ordered(20, 3, 100))
+    assert "loyal_customers" not in segments_of(**ordered(70, 3, 100))  # not lately
 
 
 def test_potential_loyalists_are_recent_second_time_buyers() -> None:
     assert "potential_loyalists" in segments_of(**ordered(5, 2, 100))
+    assert "potential_loyalists" not in segments_of(**ordered(5, 1, 100))  # one order
 
 
 def test_new_customers_ordered_once_lately() -> None:
@@ -149,18 +152,22 @@ def test_new_customers_ordered_once_lately() -> None:
 
 def test_at_risk_used_to_buy_often() -> None:
     assert "at_risk" in segments_of(**ordered(70, 4, 300))
+    assert "at_risk" not in segments_of(**ordered(20, 4, 300))  # still buying
 
 
 def test_cannot_lose_big_spenders_gone_quiet() -> None:
     assert "cannot_lose" in segments_of(**ordered(200, 2, 900))
+    assert "cannot_lose" not in segments_of(**ordered(200, 2, 100))  # never spent much
 
 
 def test_hibernating_few_small_old_orders() -> None:
     assert "hibernating" in segments_of(**ordered(90, 1, 20))
+    assert "hibernating" not in segments_of(**ordered(90, 1, 900))  # a big spender
 
 
 def test_lost_customers_reached_churned() -> None:
     assert "lost" in segments_of(**ordered(300, 1, 20, stage="churned"))
+    assert "lost" not in segments_of(**ordered(300, 1, 20, stage="at_risk"))
 
 
 def test_bargain_hunters_use_coupons_and_browse_cheap() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from schemas.profile import Profile, Stage
+from schemas.profile import Profile, Stage, StageTransition
 from stream_processors.journey import (
     JourneyRules,
     advance,
@@ -221,43 +221,26 @@ def test_time_in_each_stage_is_kept() -> None:
 
 
 def test_timers_give_the_same_transitions_whenever_they_are_scanned() -> None:
+    """Scanned at day 50 and again at day 500, or once at day 500: the same moves, each at
+    its own due time, and the same profile after them."""
     p, _ = after(profile("checkout", orders=1, last_order_at=T0), "order_placed")
-    early = fire_timers(p, T0 + timedelta(days=50), RULES)
-    early = fire_timers(early[0], T0 + timedelta(days=500), RULES)[0], early[1]
-    late = fire_timers(p, T0 + timedelta(days=500), RULES)
-    assert early[0].stage == late[0].stage == "churned"
-    assert early[0].stage_seconds == late[0].stage_seconds
+    twice, first = fire_timers(p, T0 + timedelta(days=50), RULES)
+    twice, second = fire_timers(twice, T0 + timedelta(days=500), RULES)
+    once, moves = fire_timers(p, T0 + timedelta(days=500), RULES)
+
+    def path(transitions: list[StageTransition]) -> list[tuple[str, str, str, datetime]]:
+        return [(t.from_stage, t.to_stage, t.cause, t.at) for t in transitions]
+
+    assert first, "day 50 is past the first timer: the early scan must move"
+    assert path(first + second) == path(moves)
+    assert [t.to_stage for t in moves] == ["at_risk", "churned"]
+    assert all(t.at <= T0 + timedelta(days=500) for t in moves)
+    assert twice.stage == once.stage == "churned"
+    assert twice.stage_seconds == once.stage_seconds
+    assert twice.due_at == once.due_at
 
 
 def test_a_merge_moves_the_stage_with_cause_merge() -> None:
     p = profile("visitor", orders=1, last_order_at=T0, revenue=Decimal(10))
     _, transitions = advance(p, None, T0, "merge:1", RULES)
     assert [(t.to_stage, t.cause) for t in transitions] == [("customer", "merge")]
-
-
-def test_next_stage_and_enter_move_one_event_at_a_time() -> None:
-    from schemas.events import parse_event
-    from stream_processors.journey import enter, next_stage
-
-    event = parse_event(
-        {
-            "event_id": "00000000-0000-4000-8000-000000000001",
-            "type": "cart_add",
-            "site_id": "s",
-            "anonymous_id": "a",
-            "occurred_at": T0.isoformat(),
-            "properties": {"product_id": "p1", "price": "5"},
-        }
-    )
-    p = profile("engaged", cart={"p1": 1}, cart_updated_at=T0)
-    transition = next_stage(p, event)
-    assert transition is not None
-    assert (transition.to_stage, transition.cause, transition.event_id) == (
-        "cart",
-        "cart_add",
-        "00000000-0000-4000-8000-000000000001",
-    )
-    moved = enter(p, transition)
-    assert (moved.stage, moved.stage_since) == ("cart", T0)
-    assert moved.due_at == T0 + timedelta(minutes=RULES.cart_abandoned_after_minutes)
-    assert next_stage(moved, event) is None

@@ -7,8 +7,20 @@ from typing import Any
 
 from schemas.profile import Profile
 from stream_processors.journey import JourneyRules
-from stream_processors.journey_step import JourneyConfig, after_event, after_tick, is_due
-from stream_processors.segments import memberships, parse_config
+from stream_processors.journey_step import (
+    JourneyConfig,
+    after_event,
+    after_tick,
+    earliest_due,
+    is_due,
+)
+from stream_processors.segments import (
+    features,
+    figures_used,
+    load_config,
+    memberships,
+    parse_config,
+)
 
 T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 CONFIG = JourneyConfig()
@@ -107,16 +119,12 @@ def test_due_times_kept_as_text_in_the_table_are_compared_as_times() -> None:
 
 
 def test_figures_are_needed_only_when_a_rule_reads_one() -> None:
-    from stream_processors.segments import load_config, uses_figures
-
-    assert uses_figures(load_config())  # bargain hunter reads the price tier
+    assert "price_tier" in figures_used(load_config())  # bargain hunter reads the price tier
     plain = parse_config({"segments": [{"name": "buyers", "all": ["orders >= 1"]}]})
-    assert not uses_figures(plain)
+    assert figures_used(plain) == frozenset()
 
 
 def test_an_unknown_published_tier_leaves_the_estimate_in_place() -> None:
-    from stream_processors.segments import features, load_config
-
     p = Profile(site_id="s", profile_id="p", price_sum=10, price_count=1)
     bands = load_config().bands
     assert features(p, T0, bands, {"price_tier": None})["price_tier"] == "budget"
@@ -139,8 +147,6 @@ def test_recency_segments_change_with_time_alone() -> None:
 
 
 def test_the_scan_reads_the_earliest_due_time_of_a_stored_profile() -> None:
-    from stream_processors.journey_step import earliest_due
-
     stored = {"due_at": "2026-10-02T00:00:00Z", "segments_due_at": "2026-10-01T00:00:00Z"}
     assert earliest_due(stored) == "2026-10-01T00:00:00Z"
     assert earliest_due({"due_at": "2026-10-02T00:00:00Z"}) == "2026-10-02T00:00:00Z"

@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from base.kafka import client_options, ensure_topics
 from footfall.brokers import start_broker
-from footfall.kafka import client_options, ensure_topics
 from stream_processors.settings import WorkerSettings
 from stream_processors.worker import build_app, changelog_topics
 from tests.conftest import TEST_BROKER

@@ -38,8 +38,8 @@ from faust.events import Event
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
+from base.config import BrokerKind
 from footfall.brokers import start_broker
-from footfall.config import BrokerKind
 from stream_processors.continuity import Continuity
 from stream_processors.transport import WorkerApp
 from tests.conftest import BOTH_BROKERS

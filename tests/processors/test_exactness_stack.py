@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from footfall.config import BrokerKind
+from base.config import BrokerKind
+from base.sqlclient import SqlClient
 from footfall.demo.report import progress, wait_until_queryable
-from footfall.sqlclient import SqlClient
 from footfall.stack import free_port
 from tests.integration.test_crash_recovery import (
     holes_logged,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from footfall.sqlclient import SqlClient
+from base.sqlclient import SqlClient
 from footfall.stack import Stack
 from stream_processors.worker import EXIT_BUG
 from tests.conftest import stack_settings_for

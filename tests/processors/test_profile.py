@@ -11,6 +11,7 @@ import orjson
 from schemas.events import Envelope
 from schemas.profile import Profile
 from stream_processors.figures import figures, snapshot, stored
+from stream_processors.merging import absorb
 from stream_processors.profile import apply_event, new_profile
 from stream_processors.rules import ProfileRules
 from tests.processors.events import at, make, order, view
@@ -303,8 +304,6 @@ def test_timezone_of_order_hour_is_utc() -> None:
 
 
 def test_absorbing_an_anonymous_profile_keeps_the_customers_watermarks() -> None:
-    from stream_processors.merging import absorb
-
     anonymous = apply_event(new_profile("shop", "anon-b"), make("page_view", at(0)), (2, 500))
     customer = apply_event(new_profile("shop", "c1"), make("page_view", at(0)), (2, 400))
     merged = absorb(customer, anonymous, "merge:0f8a9c3e-0000-4000-8000-000000000001")
@@ -314,8 +313,6 @@ def test_absorbing_an_anonymous_profile_keeps_the_customers_watermarks() -> None
 
 
 def test_a_merge_replayed_after_many_events_changes_nothing() -> None:
-    from stream_processors.merging import absorb
-
     anonymous = apply_event(new_profile("shop", "anon-b"), make("page_view", at(0)), (2, 5))
     merge_id = "merge:0f8a9c3e-0000-4000-8000-000000000002"
     customer = absorb(new_profile("shop", "c1"), anonymous, merge_id)

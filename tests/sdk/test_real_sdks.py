@@ -28,8 +28,8 @@ import pytest
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
+from base.sqlclient import SqlClient
 from collector.segment_mapping import event_id_of
-from footfall.sqlclient import SqlClient
 from footfall.stack import Stack, free_port
 from tests.browser.conftest import chromium  # noqa: F401 (a fixture)
 from tests.conftest import stack_settings_for

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from sinks.cookbook import CookbookError, recipe, recipes
+from base.cookbook import CookbookError, recipe, recipes
 from sinks.rows import EVENTS, SEGMENT_CHANGES, to_row
 from tests.sinks.scratch import scratch_database
 
@@ -277,4 +277,4 @@ def test_every_query_is_documented_as_it_runs() -> None:
         for name, found in recipes().items()
         if f"```sql\n{found.sql.strip()}\n```" not in docs.split(f"## `{name}`", 1)[1]
     ]
-    assert not stale, f"docs/sql-cookbook.md shows other SQL than sinks/queries for {stale}"
+    assert not stale, f"docs/sql-cookbook.md shows other SQL than base/queries for {stale}"

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from base.cookbook import recipes
 from sinks.clickhouse import connect, is_embedded
-from sinks.cookbook import recipes
 from sinks.migrate import applied_versions, load_migrations, migrate_down, migrate_up
 
 SERVER_URL = os.environ.get("CLICKHOUSE_URL", "")

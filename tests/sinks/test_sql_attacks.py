@@ -18,7 +18,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from sinks.cookbook import recipes
+from base.cookbook import recipes
 from sinks.query_api import query_router
 from sinks.settings import SinkSettings
 from sinks.sql_guard import QueryRefused, check_canonical, check_tree

@@ -17,8 +17,8 @@ import httpx
 import orjson
 import pytest
 
-from footfall.kafka import ensure_topics, start_producer
-from footfall.sqlclient import SqlClient
+from base.kafka import ensure_topics, start_producer
+from base.sqlclient import SqlClient
 from footfall.stack import Stack, http_ok
 from tests.conftest import stack_settings_for
 from tests.sinks.test_cookbook import event
@@ -42,7 +42,7 @@ def events(count: int, tag: str) -> list[dict[str, Any]]:
 
 
 async def produce(stack: Stack, batch: list[dict[str, Any]]) -> None:
-    kafka = stack.settings.model_copy(update={"kafka_bootstrap_servers": stack.settings.bootstrap})
+    kafka = stack.settings
     await ensure_topics(kafka)
     producer = await start_producer(kafka)
     try:

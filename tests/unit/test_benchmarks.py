@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from base.config import BrokerKind
 from footfall.bench_broker import BrokerFacts, describe, private_stack_settings
 from footfall.cli import app
-from footfall.config import BrokerKind
 from footfall.steady_rate import LagSample, Trial, bounds, next_rate, verdict
 
 RATE, WINDOW = 1000, 120.0

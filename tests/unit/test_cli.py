@@ -10,8 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from base.kafka import client_options
 from footfall.cli import DEMO_MARK, BrokerChoice, app, claim_demo_dir, stack_settings
-from footfall.stack import free_port
+from footfall.stack import StackSettings, free_port
 
 
 def command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -107,3 +108,18 @@ def test_the_demo_never_empties_a_data_dir_that_is_not_its_own(tmp_path: Path) -
     with pytest.raises(typer.Exit):
         claim_demo_dir(tmp_path)
     assert (tmp_path / "clickhouse").exists()
+
+
+def test_every_cli_client_follows_the_local_broker_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``footfall identity undo`` and the other commands that open a Kafka client read one
+    field for where Kafka is: with no ``KAFKA_BOOTSTRAP_SERVERS`` it is the local broker on
+    ``FOOTFALL_BROKER_PORT``, with one it is that external cluster and no broker starts."""
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setenv("FOOTFALL_BROKER_PORT", "29111")
+    local = StackSettings()
+    assert client_options(local)["bootstrap_servers"] == "127.0.0.1:29111"
+    assert local.external_kafka is None
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.internal:9092")
+    external = StackSettings()
+    assert client_options(external)["bootstrap_servers"] == "kafka.internal:9092"
+    assert external.external_kafka == "kafka.internal:9092"

@@ -17,8 +17,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from collector.settings import DEMO_SITE, CollectorSettings, Site
-from footfall.config import (
+from base.config import (
     DEFAULT_ADMIN_TOKEN,
     DEMO_SECRET_KEY,
     DEMO_WRITE_KEY,
@@ -27,11 +26,12 @@ from footfall.config import (
     default_secrets,
     sha256_hex,
 )
+from collector.settings import DEMO_SITE, CollectorSettings, Site
 from footfall.stack import Stack, StackSettings
 from sinks.settings import SinkSettings
-from sinks.webhooks.settings import WebhookSettings
 from stream_processors.settings import WorkerSettings
 from tests.unit.test_deploy_manifests import DEPLOY, SETTINGS
+from webhooks.settings import WebhookSettings
 
 PRODUCTION = Mode.production.value
 

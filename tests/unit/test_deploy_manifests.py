@@ -17,15 +17,15 @@ from pydantic_settings import BaseSettings
 
 from collector.settings import CollectorSettings
 from sinks.settings import SinkSettings
-from sinks.webhooks.settings import WebhookSettings
 from stream_processors.settings import WorkerSettings
+from webhooks.settings import WebhookSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SETTINGS: dict[str, type[BaseSettings]] = {
     "collector": CollectorSettings,
     "stream_processors": WorkerSettings,
     "sinks": SinkSettings,
-    "sinks.webhooks": WebhookSettings,
+    "webhooks": WebhookSettings,
 }
 NOT_SETTINGS = {"POD_NAME"}  # inputs to other variables, read by Kubernetes only
 

@@ -4,8 +4,8 @@ group and no Faust changelog topic (they would read each other's offsets and tab
 from __future__ import annotations
 
 from sinks.settings import SinkSettings
-from sinks.webhooks.settings import WebhookSettings
 from stream_processors.settings import WorkerSettings
+from webhooks.settings import WebhookSettings
 
 
 def groups(prefix: str | None = None, **explicit: str) -> set[str]:

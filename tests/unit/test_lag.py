@@ -7,7 +7,7 @@ import time
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from footfall.lag import (
+from base.lag import (
     LagCollector,
     LagMonitor,
     LagReading,

@@ -7,10 +7,10 @@ import io
 import json
 import logging
 
-from footfall.config import HealthSettings
-from footfall.health import consumer_problems, readiness
-from footfall.lag import PartitionLag, progress
-from footfall.logs import logging_config
+from base.config import HealthSettings
+from base.health import consumer_problems, readiness
+from base.lag import PartitionLag, progress
+from base.logs import logging_config
 from footfall.status import ProcessReading, figures, health_summary, parse_samples
 from sinks.recent import RecentKeys
 

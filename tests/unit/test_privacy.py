@@ -16,8 +16,8 @@ from schemas.privacy import (
 )
 from sinks.erasure import is_erased_row
 from sinks.rows import DLQ_COLUMNS, EVENT_COLUMNS
-from sinks.webhooks.summary import summarize, without_personal
 from stream_processors.erasure import linked_browsers, partition_of, profile_keys
+from webhooks.summary import summarize, without_personal
 
 AT = datetime(2026, 10, 1, tzinfo=UTC)
 REQUEST = EraseRequest(

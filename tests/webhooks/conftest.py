@@ -18,16 +18,16 @@ import httpx
 import orjson
 import pytest
 
+from base.config import FootfallSettings, Topics
+from base.kafka import ensure_topics
 from footfall.brokers import free_port
-from footfall.config import FootfallSettings, Topics
-from footfall.kafka import ensure_topics
 from schemas.webhooks import Subscription
-from sinks.webhooks.signing import new_secret
-from sinks.webhooks.subscriptions import to_toml
 from tests.collector import kafka_read
 from tests.collector.kafka_read import write_records
 from tests.conftest import TEST_BROKER, SharedBroker
 from tests.webhooks.receiver import Receiver
+from webhooks.signing import new_secret
+from webhooks.subscriptions import to_toml
 
 ADMIN_TOKEN = "test-admin"
 PARTITIONS = 2
@@ -60,7 +60,7 @@ def receiver() -> Iterator[Receiver]:
 
 @dataclass
 class DispatcherProcess:
-    """``python -m sinks.webhooks`` as a child process, with its settings in the environment."""
+    """``python -m webhooks`` as a child process, with its settings in the environment."""
 
     data_dir: Path
     bootstrap: str
@@ -92,7 +92,7 @@ class DispatcherProcess:
     def start(self) -> None:
         log = (self.data_dir / "dispatcher.log").open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sinks.webhooks"],
+            [sys.executable, "-m", "webhooks"],
             env=os.environ | self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,

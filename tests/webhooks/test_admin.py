@@ -10,8 +10,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from base.config import Topics
 from footfall.cli import app
-from footfall.config import Topics
 from tests.webhooks.conftest import ADMIN_TOKEN, produce, subscription, wait_for
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import NOW, order

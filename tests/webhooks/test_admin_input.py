@@ -20,16 +20,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.webhooks import Subscription
-from sinks.webhooks.admin import admin_router, install_error_handlers, refused_body
-from sinks.webhooks.dispatcher import Dispatcher
-from sinks.webhooks.metrics import DeliveryMetrics
-from sinks.webhooks.safety import UnsafeUrl, split_url
-from sinks.webhooks.sender import Sender
-from sinks.webhooks.service import create_app
-from sinks.webhooks.settings import DeliveryPolicy, WebhookSettings
-from sinks.webhooks.state import DispatcherState
-from sinks.webhooks.subscriptions import SubscriptionStore, from_toml, to_toml
 from tests.webhooks.conftest import ADMIN_TOKEN
+from webhooks.admin import admin_router, install_error_handlers, refused_body
+from webhooks.dispatcher import Dispatcher
+from webhooks.metrics import DeliveryMetrics
+from webhooks.safety import UnsafeUrl, split_url
+from webhooks.sender import Sender
+from webhooks.service import create_app
+from webhooks.settings import DeliveryPolicy, WebhookSettings
+from webhooks.state import DispatcherState
+from webhooks.subscriptions import SubscriptionStore, from_toml, to_toml
 
 PUBLIC_URL = "https://93.184.215.14/hooks/footfall"  # a literal public address: no DNS
 TRICKY = [

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from footfall.config import Topics
+from base.config import Topics
 from tests.webhooks.conftest import produce, subscription, wait_for
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import NOW, order

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from footfall.config import Topics
+from base.config import Topics
 from tests.webhooks.conftest import produce, read_topic, subscription, wait_for
 from tests.webhooks.receiver import Receiver
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from standardwebhooks import WebhookVerificationError
 
-from sinks.webhooks.signing import new_secret, signed_headers
+from webhooks.signing import new_secret, signed_headers
 
 DOC = Path(__file__).parents[2] / "docs" / "webhooks.md"
 

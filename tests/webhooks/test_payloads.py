@@ -12,12 +12,12 @@ from aiokafka import TopicPartition
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from schemas.webhooks import Cart, Subscription, WebhookPayload
-from sinks.webhooks.deliveries import new_delivery
-from sinks.webhooks.signing import new_secret, signed_headers
-from sinks.webhooks.subscriptions import SubscriptionStore, from_toml, to_toml
-from sinks.webhooks.summary import apply_cart, summarize
-from sinks.webhooks.tracking import OffsetTracker
-from sinks.webhooks.triggers import (
+from webhooks.deliveries import new_delivery
+from webhooks.signing import new_secret, signed_headers
+from webhooks.subscriptions import SubscriptionStore, from_toml, to_toml
+from webhooks.summary import apply_cart, summarize
+from webhooks.tracking import OffsetTracker
+from webhooks.triggers import (
     first_order,
     journey_trigger,
     order_triggers,

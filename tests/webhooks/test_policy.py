@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.webhooks import Delivery
-from sinks.webhooks.policy import AttemptResult, backoff_s, decide, retry_after_s, streak_disables
-from sinks.webhooks.settings import DeliveryPolicy
+from webhooks.policy import AttemptResult, backoff_s, decide, retry_after_s, streak_disables
+from webhooks.settings import DeliveryPolicy
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 POLICY = DeliveryPolicy(backoff_base_s=30, backoff_max_s=3600, jitter=0.5, max_attempts=5)

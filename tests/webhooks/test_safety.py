@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from sinks.webhooks.safety import (
+from webhooks.safety import (
     UnsafeUrl,
     check_addresses,
     checked_address,

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from footfall.sqlclient import SqlClient
+from base.sqlclient import SqlClient
 from footfall.stack import Stack
 from tests.conftest import stack_settings_for
 from tests.webhooks.conftest import wait_for

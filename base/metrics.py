@@ -15,8 +15,8 @@ from collections.abc import Callable
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
-from footfall.health import ReadinessCollector
-from footfall.lag import LagCollector, LagMonitor
+from base.health import ReadinessCollector
+from base.lag import LagCollector, LagMonitor
 
 STAGE_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 """Buckets of one step's time: a produce, an insert, a commit, a query."""

@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from base.config import BrokerKind
 from footfall.bench_broker import BrokerFacts, broker_facts, private_stack_settings
-from footfall.config import BrokerKind
 from footfall.demo.sender import send_all
 from footfall.stack import Stack, free_port
 from stream_processors.settings import WorkerSettings

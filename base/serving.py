@@ -9,5 +9,5 @@ import uvicorn
 
 def serve(app: Any, host: str, port: int, **options: Any) -> None:
     """Run ``app`` until stopped: uvicorn's own logs at warning and above, through the root
-    logger's handler (``footfall.logs``), so they come out in the process's format."""
+    logger's handler (``base.logs``), so they come out in the process's format."""
     uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None, **options)

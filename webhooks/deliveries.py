@@ -13,8 +13,8 @@ from schemas.webhooks import (
     Subscription,
     WebhookPayload,
 )
-from sinks.webhooks.policy import AttemptResult
-from sinks.webhooks.triggers import Trigger, delivery_id
+from webhooks.policy import AttemptResult
+from webhooks.triggers import Trigger, delivery_id
 
 
 def new_delivery(

@@ -11,19 +11,19 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from footfall.health import lag_problems, liveness, readiness
-from footfall.kafka import ensure_topics, start_producer
-from footfall.lag import LagMonitor
-from footfall.metrics import process_registry
-from sinks.webhooks.admin import admin_router, install_error_handlers
-from sinks.webhooks.consumers import InputReader, RetryReader, follow_profiles
-from sinks.webhooks.dispatcher import Dispatcher, crash_on_failure, utcnow
-from sinks.webhooks.erasing import follow_privacy
-from sinks.webhooks.metrics import DeliveryMetrics, SubscriptionCollector
-from sinks.webhooks.sender import Sender
-from sinks.webhooks.settings import WebhookSettings
-from sinks.webhooks.state import DispatcherState
-from sinks.webhooks.subscriptions import SubscriptionStore
+from base.health import lag_problems, liveness, readiness
+from base.kafka import ensure_topics, start_producer
+from base.lag import LagMonitor
+from base.metrics import process_registry
+from webhooks.admin import admin_router, install_error_handlers
+from webhooks.consumers import InputReader, RetryReader, follow_profiles
+from webhooks.dispatcher import Dispatcher, crash_on_failure, utcnow
+from webhooks.erasing import follow_privacy
+from webhooks.metrics import DeliveryMetrics, SubscriptionCollector
+from webhooks.sender import Sender
+from webhooks.settings import WebhookSettings
+from webhooks.state import DispatcherState
+from webhooks.subscriptions import SubscriptionStore
 
 log = logging.getLogger("footfall.webhooks")
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
@@ -332,21 +332,3 @@ class FootfallSettings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, Path(config_file)))
         return tuple(sources)
-
-
-def env_for(settings: BaseSettings, prefix: str = "FOOTFALL_") -> dict[str, str]:
-    """Environment variables that reproduce ``settings`` in a child process."""
-    env: dict[str, str] = {}
-    for name, value in settings.model_dump().items():
-        env[f"{prefix}{name.upper()}"] = _env_value(value)
-    return env
-
-
-def _env_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        import json
-
-        return json.dumps(value)
-    return str(value)

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from footfall.stack import StackSettings
+
 webhooks_app = typer.Typer(
     help="Webhook subscriptions, test sends and replays (through the running dispatcher).",
     no_args_is_help=True,
@@ -25,8 +27,6 @@ Url = Annotated[
 
 class AdminClient:
     def __init__(self, url: str | None) -> None:
-        from footfall.stack import StackSettings
-
         settings = StackSettings()
         self.url = (url or settings.webhooks_url).rstrip("/")
         self.http = httpx.Client(

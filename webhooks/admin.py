@@ -22,12 +22,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from schemas.webhooks import Subscription
-from sinks.webhooks.deliveries import replayed
-from sinks.webhooks.dispatcher import Dispatcher, utcnow
-from sinks.webhooks.replay import chosen, read_dlq
-from sinks.webhooks.safety import UnsafeUrl, checked_address
-from sinks.webhooks.signing import new_secret
-from sinks.webhooks.subscriptions import UnknownSubscription
+from webhooks.deliveries import replayed
+from webhooks.dispatcher import Dispatcher, utcnow
+from webhooks.replay import chosen, read_dlq
+from webhooks.safety import UnsafeUrl, checked_address
+from webhooks.signing import new_secret
+from webhooks.subscriptions import UnknownSubscription
 
 
 class NewSubscription(BaseModel):

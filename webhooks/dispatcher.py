@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import signal
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,25 +21,25 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
-from footfall.config import Topics
+from base.config import Topics
 from schemas.privacy import AuditRecord
 from schemas.webhooks import Delivery, Outcome, Subscription, TestData, WebhookDisabledData
-from sinks.webhooks.deliveries import (
+from webhooks.deliveries import (
     attempt_record,
     handled_key,
     new_delivery,
     next_try,
     parked,
 )
-from sinks.webhooks.intake import Intake
-from sinks.webhooks.metrics import DeliveryMetrics
-from sinks.webhooks.policy import AttemptResult, decide, streak_disables
-from sinks.webhooks.sender import Sender
-from sinks.webhooks.settings import WebhookSettings
-from sinks.webhooks.signing import signed_headers
-from sinks.webhooks.state import DispatcherState
-from sinks.webhooks.subscriptions import SubscriptionStore
-from sinks.webhooks.triggers import Trigger
+from webhooks.intake import Intake
+from webhooks.metrics import DeliveryMetrics
+from webhooks.policy import AttemptResult, decide, streak_disables
+from webhooks.sender import Sender
+from webhooks.settings import WebhookSettings
+from webhooks.signing import signed_headers
+from webhooks.state import DispatcherState
+from webhooks.subscriptions import SubscriptionStore
+from webhooks.triggers import Trigger
 
 log = logging.getLogger("footfall.webhooks")
 
@@ -254,7 +256,4 @@ def crash_on_failure(task: asyncio.Task[None]) -> None:
     if task.cancelled() or task.exception() is None:
         return
     log.critical("delivery failed to record its outcome", exc_info=task.exception())
-    import os
-    import signal
-
     os.kill(os.getpid(), signal.SIGTERM)

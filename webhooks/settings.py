@@ -1,4 +1,4 @@
-"""Settings of the webhook dispatcher process (``python -m sinks.webhooks``).
+"""Settings of the webhook dispatcher process (``python -m webhooks``).
 
 Process-wide values come from ``FOOTFALL_*`` variables (``FOOTFALL_PORT``,
 ``FOOTFALL_ADMIN_TOKEN``, ``FOOTFALL_DATA_DIR``); the delivery policy is the nested
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from footfall.config import DEFAULT_ADMIN_TOKEN, FootfallSettings
+from base.config import DEFAULT_ADMIN_TOKEN, FootfallSettings
 
 
 class DeliveryPolicy(BaseModel):

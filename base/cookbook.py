@@ -1,4 +1,4 @@
-"""The SQL cookbook: documented, parameterised queries in ``sinks/queries/*.sql``.
+"""The SQL cookbook: documented, parameterised queries in ``base/queries/*.sql``.
 
 Each file starts with ``--`` comment lines: a description, then ``params:`` listing
 ``name Type`` or ``name Type = default``. Parameters use ClickHouse's own ``{name:Type}``

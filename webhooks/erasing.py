@@ -20,10 +20,10 @@ from pydantic import ValidationError
 
 from schemas.privacy import DISPATCHER, IDENTITY, EraseRequest, ErasureReport, parse_privacy
 from schemas.webhooks import CustomerErasedData
-from sinks.webhooks.consumers import positioned_reader, resume
-from sinks.webhooks.deliveries import new_delivery
-from sinks.webhooks.dispatcher import Dispatcher
-from sinks.webhooks.triggers import Trigger
+from webhooks.consumers import positioned_reader, resume
+from webhooks.deliveries import new_delivery
+from webhooks.dispatcher import Dispatcher
+from webhooks.triggers import Trigger
 
 log = logging.getLogger("footfall.webhooks")
 

@@ -9,7 +9,7 @@ not, so a frozen store, a stuck consumer or a commit that stopped moving turns r
 with the reason in the body (and in ``footfall up`` and ``footfall status``).
 
 The consumer checks read the lag monitor every process already runs
-(:class:`footfall.lag.LagMonitor`): the broker is unreachable when no reading came for a
+(:class:`base.lag.LagMonitor`): the broker is unreachable when no reading came for a
 while; a partition is stalled when the group has records to read there and its committed
 offset has not moved for ``commit_stall_s``; the group is behind when its lag passes
 ``max_lag``.
@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from footfall.config import HealthSettings
-from footfall.lag import LagMonitor, Moved, PartitionKey, PartitionLag
+from base.config import HealthSettings
+from base.lag import LagMonitor, Moved, PartitionKey, PartitionLag
 
 
 def consumer_problems(

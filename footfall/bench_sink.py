@@ -25,6 +25,9 @@ import httpx
 import orjson
 from clickhouse_connect.driver.client import Client
 
+from base.config import BrokerKind
+from base.cookbook import recipes
+from base.kafka import ensure_topics, start_producer
 from footfall.bench_broker import (
     BenchBroker,
     bench_broker,
@@ -32,11 +35,8 @@ from footfall.bench_broker import (
     describe,
     private_stack_settings,
 )
-from footfall.config import BrokerKind
-from footfall.kafka import ensure_topics, start_producer
 from footfall.stack import Stack, StackSettings
 from sinks.clickhouse import insert_rows
-from sinks.cookbook import recipes
 from sinks.migrate import migrate_up
 from sinks.rows import EVENTS, to_row
 from sinks.settings import SinkSettings

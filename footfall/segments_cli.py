@@ -15,7 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from footfall.sqlclient import QueryError, SqlClient
+from base.sqlclient import QueryError, SqlClient
+from footfall.sql_target import sql_client
+from footfall.stack import StackSettings
 from stream_processors.segments import DEFAULT_CONFIG, SegmentConfigError, load_config
 
 segments_app = typer.Typer(
@@ -77,11 +79,7 @@ def segment_members(
 
 
 def client_for(url: str | None) -> SqlClient:
-    from footfall.cli import sql_client
-    from footfall.stack import StackSettings
-
-    settings = StackSettings()
-    return SqlClient(url, settings.admin_token) if url else sql_client(settings)
+    return sql_client(StackSettings(), url)
 
 
 def render(title: str, rows: list[dict[str, Any]]) -> Table:

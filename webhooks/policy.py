@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from schemas.webhooks import Delivery
-from sinks.webhooks.settings import DeliveryPolicy
+from webhooks.settings import DeliveryPolicy
 
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 

@@ -12,7 +12,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from footfall.kafka import start_producer
+from base.kafka import start_producer
 from footfall.stack import StackSettings
 from schemas.privacy import AuditRecord, subject
 from stream_processors.identity import undo_message

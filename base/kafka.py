@@ -14,13 +14,14 @@ from aiokafka.codec import has_lz4
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 
-from footfall.config import BrokerKind, FootfallSettings
+from base.config import BrokerKind, FootfallSettings
 
 log = logging.getLogger(__name__)
 
 
 class BrokerUnavailable(RuntimeError):
-    """Kafka could not be reached within the allowed time."""
+    """Kafka could not be reached, or did not acknowledge, within the allowed time: the one
+    error for "Kafka is down" (the collector answers it with 503 and ``Retry-After``)."""
 
 
 REQUEST_ID_HEADER = "footfall-request-id"

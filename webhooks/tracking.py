@@ -52,6 +52,3 @@ class OffsetTracker:
             self.open.pop(tp, None)
             self.after.pop(tp, None)
             self.committed.pop(tp, None)
-
-    def pending(self) -> int:
-        return sum(sum(waiting.values()) for waiting in self.open.values())

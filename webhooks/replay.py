@@ -7,9 +7,9 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
-from footfall.kafka import client_options, topic_partitions
+from base.kafka import client_options, topic_partitions
 from schemas.webhooks import Delivery
-from sinks.webhooks.settings import WebhookSettings
+from webhooks.settings import WebhookSettings
 
 QUIET_MS = 700
 

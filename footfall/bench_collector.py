@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 import orjson
 
+from base.config import BrokerKind
+from base.kafka import ensure_topics, start_producer
 from collector.settings import CollectorSettings
 from footfall.bench_broker import BrokerFacts, broker_facts
 from footfall.brokers import free_port, start_broker
-from footfall.config import BrokerKind
-from footfall.kafka import ensure_topics, start_producer
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
-"""Run the webhook dispatcher: ``python -m sinks.webhooks``."""
+"""Run the webhook dispatcher: ``python -m webhooks``."""
 
 from __future__ import annotations
 
 import logging
 
-from footfall.logs import configure_logging
-from footfall.serving import serve
-from sinks.webhooks.service import create_app
-from sinks.webhooks.settings import WebhookSettings
+from base.logs import configure_logging
+from base.serving import serve
+from webhooks.service import create_app
+from webhooks.settings import WebhookSettings
 
 
 def main() -> None:

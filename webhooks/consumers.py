@@ -18,10 +18,10 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
-from footfall.kafka import client_options, topic_partitions
+from base.kafka import client_options, topic_partitions
 from schemas.webhooks import Delivery
-from sinks.webhooks.dispatcher import Dispatcher, utcnow
-from sinks.webhooks.tracking import OffsetTracker
+from webhooks.dispatcher import Dispatcher, utcnow
+from webhooks.tracking import OffsetTracker
 
 log = logging.getLogger("footfall.webhooks")
 

@@ -9,20 +9,20 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from footfall.config import Topics
+from base.config import Topics
 from schemas.consent import Consent, marketing_withdrawn
 from schemas.webhooks import Delivery, ProfileSummary, Subscription
-from sinks.webhooks.deliveries import new_delivery
-from sinks.webhooks.settings import DeliveryPolicy
-from sinks.webhooks.state import DispatcherState
-from sinks.webhooks.summary import (
+from webhooks.deliveries import new_delivery
+from webhooks.settings import DeliveryPolicy
+from webhooks.state import DispatcherState
+from webhooks.summary import (
     apply_cart,
     clean_traits,
     last_order_of,
     summarize,
     without_personal,
 )
-from sinks.webhooks.triggers import (
+from webhooks.triggers import (
     BadInput,
     Trigger,
     first_order,

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from sinks.webhooks.policy import AttemptResult
-from sinks.webhooks.safety import IPAddress, UnsafeUrl, checked_address, parse_networks
-from sinks.webhooks.settings import DeliveryPolicy
+from webhooks.policy import AttemptResult
+from webhooks.safety import IPAddress, UnsafeUrl, checked_address, parse_networks
+from webhooks.settings import DeliveryPolicy
 
 ERROR_TEXT_MAX = 300
 
