@@ -17,10 +17,12 @@ from schemas.events import (
     MONEY_EVENT_TYPES,
     Envelope,
     Event,
+    Identify,
     dump_event,
     parse_event,
 )
 from schemas.limits import size_problem, time_problem
+from schemas.personal import Protection, protect
 
 ENVELOPE_FIELDS = frozenset(Envelope.model_fields) | {"type", "properties"}
 SERVER_FIELDS = frozenset({"site_id", "received_at", "verified", "extra"})
@@ -67,6 +69,8 @@ class RequestFacts:
     max_extra_fields: int = 32
     analytics_consent: AnalyticsRule = "assumed"
     anonymize_key: str = field(default="", repr=False)
+    personal_traits: Protection = "plain"
+    personal_key: bytes | None = field(default=None, repr=False)
 
 
 def read_body(body: bytes) -> dict[str, Any]:
@@ -172,6 +176,17 @@ def type_problem(kind: Any) -> str | None:
     return f"unknown event type: a JSON {type(kind).__name__}, not a string"
 
 
+def with_personal_traits_protected(event: Event, facts: RequestFacts) -> Event:
+    """An ``identify`` with its personal traits hashed or sealed, as the site asks."""
+    if not isinstance(event, Identify) or facts.personal_traits == "plain":
+        return event
+    traits = protect(
+        event.properties.traits, facts.personal_traits, facts.personal_key, facts.site_id
+    )
+    properties = event.properties.model_copy(update={"traits": traits})
+    return event.model_copy(update={"properties": properties})
+
+
 def validate_batch(
     raw_events: list[Any], facts: RequestFacts, context: dict[str, Any] | None = None
 ) -> BatchResult:
@@ -200,6 +215,7 @@ def validate_batch(
         if event is None:
             result.withheld += 1
             continue
+        event = with_personal_traits_protected(event, facts)
         encoded = dump_event(event)
         reason = size_problem(encoded)
         if reason is not None:

@@ -216,6 +216,8 @@ async def ingest(
         max_extra_fields=settings.max_extra_fields,
         analytics_consent=site.analytics_consent,
         anonymize_key=site.secret_key_sha256,
+        personal_traits=site.personal_traits,
+        personal_key=settings.personal_key(site.site_id),
     )
     country = collector.countries.country(ip) if collector.countries else None
     context = server_context(ip, request.headers.get("user-agent"), country)

@@ -13,10 +13,11 @@ import ipaddress
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from base.config import FootfallSettings
 from collector.consent import AnalyticsRule
+from schemas.personal import Protection, key_of, site_key
 
 
 def hash_key(key: str) -> str:
@@ -35,6 +36,12 @@ class Site(BaseModel):
         default="assumed",
         description="Events without an analytics signal: 'assumed' keeps them as they are, "
         "'required' stores them anonymized (docs/privacy.md).",
+    )
+    personal_traits: Protection = Field(
+        default="plain",
+        description="Personal traits (e-mail, phone, name, address) at rest: 'plain' as sent, "
+        "'hash' (HMAC-SHA-256) or 'encrypt' (AES-GCM) with the site's key from "
+        "FOOTFALL_PERSONAL_KEYS (docs/privacy.md).",
     )
 
     @model_validator(mode="before")
@@ -69,6 +76,11 @@ class CollectorSettings(FootfallSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     sites: list[Site] = Field(default_factory=lambda: [DEMO_SITE])
+    personal_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Site id -> the secret its personal traits are hashed or sealed with "
+        "(at least 16 characters; the dispatcher needs the same to open sealed ones).",
+    )
     max_batch_events: int = Field(default=500, ge=1)
     max_body_bytes: int = Field(default=512 * 1024, ge=1024)
     max_extra_fields: int = 32
@@ -125,3 +137,18 @@ class CollectorSettings(FootfallSettings):
         if "sites" not in self.model_fields_set:
             self.sites = [demo_site(self.port)]
         return self
+
+    @model_validator(mode="after")
+    def personal_keys_where_asked(self) -> Self:
+        for site in self.sites:
+            if site.personal_traits != "plain" and site.site_id not in self.personal_keys:
+                raise ValueError(
+                    f"site {site.site_id} has personal_traits = {site.personal_traits!r} but "
+                    'no key: add it to FOOTFALL_PERSONAL_KEYS (\'{"<site>": "<secret>"}\')'
+                )
+        for secret in self.personal_keys.values():
+            site_key(secret.get_secret_value())  # too short a key says so now
+        return self
+
+    def personal_key(self, site_id: str) -> bytes | None:
+        return key_of(self.personal_keys, site_id)

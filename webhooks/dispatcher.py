@@ -73,7 +73,8 @@ class Dispatcher:
 
     @property
     def intake(self) -> Intake:
-        return Intake(self.settings.topics, self.state, self.settings.webhooks)
+        settings = self.settings
+        return Intake(settings.topics, self.state, settings.webhooks, settings.personal_key)
 
     def endpoint(self, subscription_id: str) -> Endpoint:
         if subscription_id not in self.endpoints:

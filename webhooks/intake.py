@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from webhooks.summary import (
     apply_cart,
     clean_traits,
     last_order_of,
+    revealed,
     summarize,
     without_personal,
 )
@@ -54,10 +56,17 @@ def event_denies_marketing(event: dict[str, Any]) -> bool:
 
 
 class Intake:
-    def __init__(self, topics: Topics, state: DispatcherState, policy: DeliveryPolicy) -> None:
+    def __init__(
+        self,
+        topics: Topics,
+        state: DispatcherState,
+        policy: DeliveryPolicy,
+        keys: Callable[[str], bytes | None] = lambda _: None,
+    ) -> None:
         self.topics = topics
         self.state = state
         self.policy = policy
+        self.keys = keys  # a site's personal-data key, for sealed traits
 
     def triggers(self, topic: str, value: bytes | None) -> list[Trigger]:
         """Update the cache from one record and return the triggers it causes."""
@@ -166,6 +175,8 @@ class Intake:
                 shown = profile
                 if profile is not None and not subscription.personal_traits:
                     shown = without_personal(profile)
+                elif profile is not None:
+                    shown = revealed(profile, self.keys(trigger.site_id), trigger.site_id)
                 delivery = new_delivery(subscription, trigger, shown, self.policy.max_attempts, now)
                 self.state.keep(delivery)
                 if about is not None:

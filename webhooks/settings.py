@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from base.config import DEFAULT_ADMIN_TOKEN, FootfallSettings
+from schemas.personal import key_of
 
 
 class DeliveryPolicy(BaseModel):
@@ -61,6 +62,15 @@ class WebhookSettings(FootfallSettings):
         default=50, ge=1, description="Longest wait of a fetch: bounds the added latency."
     )
     webhooks: DeliveryPolicy = DeliveryPolicy()
+    personal_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Site id -> the secret its personal traits were sealed with by the "
+        "collector (FOOTFALL_PERSONAL_KEYS, the same value): opened for subscriptions that "
+        "ask for personal traits.",
+    )
+
+    def personal_key(self, site_id: str) -> bytes | None:
+        return key_of(self.personal_keys, site_id)
 
     @property
     def retry_group_id(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from schemas.personal import PERSONAL_TRAITS, reveal
 from schemas.webhooks import Cart, CartLine, LastOrder, ProfileSummary
 
 TRAIT_TYPES = (str, int, float, bool, type(None))
@@ -72,25 +73,18 @@ def clean_traits(raw: Any) -> dict[str, str | int | float | bool | None]:
     return {str(k): v for k, v in raw.items() if isinstance(v, TRAIT_TYPES)}
 
 
-PERSONAL_TRAITS = frozenset(
-    {
-        "email",
-        "phone",
-        "name",
-        "first_name",
-        "last_name",
-        "firstName",
-        "lastName",
-        "address",
-        "street",
-        "city",
-        "zip",
-        "postal_code",
-        "postalCode",
-        "birthday",
-    }
-)
-"""Traits that name or reach a person: sent only to subscriptions that ask for them."""
+def revealed(summary: ProfileSummary, key: bytes | None, site_id: str) -> ProfileSummary:
+    """The summary for a subscription that asked for personal traits: the ones the collector
+    sealed are opened with the site's key (hashed ones stay hashed). Pure."""
+    traits = reveal(summary.traits, key, site_id)
+    email, phone = traits.get("email"), traits.get("phone")
+    return summary.model_copy(
+        update={
+            "traits": traits,
+            "email": email if isinstance(email, str) else None,
+            "phone": phone if isinstance(phone, str) else None,
+        }
+    )
 
 
 def without_personal(summary: ProfileSummary) -> ProfileSummary:
