@@ -198,6 +198,10 @@ class Topics(BaseModel):
     def compacted(self) -> frozenset[str]:
         return frozenset({self.profiles})
 
+    def raw(self) -> list[str]:
+        """The topics of raw events, as sent (and re-keyed): what raw retention applies to."""
+        return [self.events, self.identified, self.overflow, self.dlq]
+
     def all(self) -> list[str]:
         return [
             self.events,
@@ -251,6 +255,14 @@ class FootfallSettings(BaseSettings):
         "own consumer groups and Faust changelog topics (several can share one cluster).",
     )
     partitions: int = Field(default=4, ge=1, description="Partitions of every topic.")
+    raw_topics_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="retention.ms of the raw event topics (events, identified, overflow, DLQ) "
+        "in days, set when topics are created or found with another; 0 leaves the broker's "
+        "(7 days by default). One value for every site: at most the shortest retention "
+        "promised to any site.",
+    )
     broker_kind: BrokerKind = Field(
         default=BrokerKind.kafka,
         description="kafka: Apache Kafka or any compatible cluster (idempotent producers, "

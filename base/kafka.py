@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.codec import has_lz4
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
@@ -59,7 +60,7 @@ async def ensure_topics(
                 name=name,
                 num_partitions=settings.partitions,
                 replication_factor=1,
-                topic_configs=({"cleanup.policy": "compact"} if name in topics.compacted() else {}),
+                topic_configs=topic_config(settings, name),
             )
             for name in topics.all()
             if name not in existing
@@ -77,9 +78,66 @@ async def ensure_topics(
                     f"{', '.join(t.name for t in wanted)} but does not list them with leaders"
                 )
             await asyncio.sleep(0.1)
+        await keep_raw_retention(admin, settings, existing)
         return [topic.name for topic in wanted]
     finally:
         await admin.close()
+
+
+def topic_config(settings: FootfallSettings, name: str) -> dict[str, str]:
+    """The configuration a Footfall topic is created with. Pure."""
+    topics = settings.topics
+    config = {"cleanup.policy": "compact"} if name in topics.compacted() else {}
+    if settings.raw_topics_retention_days and name in topics.raw():
+        config["retention.ms"] = retention_ms(settings.raw_topics_retention_days)
+    return config
+
+
+def retention_ms(days: int) -> str:
+    return str(days * 86_400_000)
+
+
+DYNAMIC_TOPIC_CONFIG = 1
+"""``config_source`` of a setting made for the topic itself (not a broker default)."""
+
+
+def retention_change(entries: list[dict[str, Any]], wanted_ms: str) -> dict[str, str] | None:
+    """The topic's whole set of own settings with ``retention.ms`` as wanted, or None when
+    it has it. AlterConfigs replaces that set, so the others are carried over. Pure."""
+    own = {
+        str(entry["config_names"]): str(entry["config_value"])
+        for entry in entries
+        if entry["config_source"] == DYNAMIC_TOPIC_CONFIG
+    }
+    if own.get("retention.ms") == wanted_ms:
+        return None
+    return own | {"retention.ms": wanted_ms}
+
+
+async def keep_raw_retention(
+    admin: AIOKafkaAdminClient, settings: FootfallSettings, existing: set[str]
+) -> None:
+    """Give the raw topics that existed already the configured retention."""
+    days = settings.raw_topics_retention_days
+    names = [name for name in settings.topics.raw() if name in existing]
+    if not days or not names:
+        return
+    wanted = retention_ms(days)
+    try:
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+        )
+        changes = [
+            ConfigResource(ConfigResourceType.TOPIC, resource["resource_name"], configs=change)
+            for response in responses
+            for resource in response.to_object()["resources"]
+            if (change := retention_change(resource["config_entries"], wanted)) is not None
+        ]
+        if changes:
+            await admin.alter_configs(changes)
+            log.info("raw topics keep records %d days: %s", days, [c.name for c in changes])
+    except KafkaError as exc:  # a broker without DescribeConfigs/AlterConfigs (Tansu)
+        log.warning("could not set retention.ms of the raw topics: %s", exc)
 
 
 async def topic_partitions(settings: FootfallSettings, topic: str) -> list[TopicPartition]:
