@@ -128,6 +128,10 @@ def test_the_dlq_limit_stops_a_run_of_rejections_and_a_high_share() -> None:
         share.record(rejected=n % 3 == 0)  # 3 of 9: the window is not full yet
     with pytest.raises(DlqLimitExceeded, match="40% of the last 10"):
         share.record(True)
+    sliding = DlqLimit(max_consecutive=100, max_ratio=0.3, window=10)
+    for n in range(100):
+        sliding.record(rejected=n % 4 == 0)  # 2 or 3 of any 10: under the limit
+    assert sliding.rejected_recently == sum(sliding.recent) == 2
 
 
 def test_a_dead_letter_names_the_site_and_event_when_it_can() -> None:
@@ -138,3 +142,4 @@ def test_a_dead_letter_names_the_site_and_event_when_it_can() -> None:
     garbled = orjson.loads(dead_letter(b"\xff{", "not json", "identity"))
     assert "site_id" not in garbled
     assert garbled["payload"]
+
