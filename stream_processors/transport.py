@@ -23,6 +23,7 @@ events after compaction, measured on the demo simulator's shoppers).
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 
@@ -77,6 +78,38 @@ def transport_class(
     idempotent (Faust turns idempotence on only inside transactions; Tansu has none)."""
 
     class Producer(driver.Producer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.changelog_in_flight = 0
+            buffer: Any = self.buffer  # Faust's ProducerBuffer; its type omits the method
+            send = buffer._send_pending
+
+            async def counted(fut: Any) -> None:
+                self.changelog_in_flight += 1
+                try:
+                    await send(fut)
+                finally:
+                    self.changelog_in_flight -= 1
+
+            buffer._send_pending = counted  # read by its sending task when it starts
+
+        async def flush(self) -> None:
+            """Faust's flush, with every table change handed to the client first.
+
+            Faust queues a table's changelog records in a buffer of its own, and its flush
+            gives up on that buffer after 0.1 s without a record sent (``flush_atmost``),
+            leaving records in it and the one taken out of it. The consumer flushes right
+            before it commits: under load the commit then passed messages whose table
+            changes had not reached the client, and a ``kill -9`` lost them (the next owner
+            of the partition recovered the table without them).
+            """
+            buffer = self.buffer
+            while buffer.size or self.changelog_in_flight:
+                await buffer.flush()
+                if not buffer.size and self.changelog_in_flight:
+                    await asyncio.sleep(0.001)  # the last record is being handed over
+            await super().flush()
+
         def _settings_extra(self) -> Any:
             extra = dict(super()._settings_extra())
             if idempotent:
