@@ -24,16 +24,20 @@ events after compaction, measured on the demo simulator's shoppers).
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import faust
+import faust.streams
 import rocksdict
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.stores import STORES
 from faust.stores import rocksdb as faust_rocksdb
 from faust.transport.drivers import aiokafka as driver
-from faust.types import TP
+from faust.types import TP, EventT
 from faust.types.auth import SASLMechanism
 from faust.types.tuples import ack_lock
 
@@ -204,6 +208,21 @@ def transport_class(
     Transport.Consumer = Consumer
     Transport.Producer = Producer
     return Transport
+
+
+@contextmanager
+def stream_event(event: EventT[Any]) -> Iterator[None]:
+    """Make ``event`` Faust's current event in this task while the block runs.
+
+    A Faust table writes a key's changelog record to the partition of the current event;
+    Faust sets it for each message of ``stream.events()`` but not for the messages of a
+    ``take_events`` batch, which the agent handles after they were buffered.
+    """
+    token = faust.streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust.streams._current_event.reset(token)
 
 
 class WorkerApp(faust.App):

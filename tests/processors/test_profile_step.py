@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from schemas.profile import Profile
+from stream_processors.batch import PendingProfiles
 from stream_processors.identity import absorb_message
 from stream_processors.messages import (
     AbsorbMessage,
@@ -143,3 +144,29 @@ def test_a_dead_letter_names_the_site_and_event_when_it_can() -> None:
     assert "site_id" not in garbled
     assert garbled["payload"]
 
+
+def test_a_batch_folds_each_profile_once_to_the_state_of_one_message_at_a_time() -> None:
+    messages = [
+        event_message("page_view", at(0), 1),
+        event_message("cart_add", at(0, 1), 2, properties={"product_id": "p1", "price": "9"}),
+        event_message("page_view", at(0, 2), 1),  # read again within the batch: a replay
+        event_message("checkout_started", at(0, 3), 3),
+    ]
+    one_by_one = new_profile("shop", "c1")
+    for message in messages:
+        outcome = step(one_by_one, message, CONFIG, NOW, 1_800_000_000.0)
+        if isinstance(outcome, Applied):
+            one_by_one = outcome.after
+    pending: PendingProfiles[int] = PendingProfiles()
+    folded = 0
+    for message in messages:
+        before = pending.latest("shop:c1") or new_profile("shop", "c1")
+        outcome = step(before, message, CONFIG, NOW, 1_800_000_000.0)
+        if isinstance(outcome, Applied):
+            folded += pending.fold("shop:c1", before, outcome, origin=len(messages))
+    written = pending.drain()
+    assert folded == 3
+    assert [key for key, _ in written] == ["shop:c1"]  # one write for the whole batch
+    assert written[0][1].profile == one_by_one
+    assert not written[0][1].urgent  # no order, no consent change: the throttle decides
+    assert pending.latest("shop:c1") is None  # drained

@@ -12,7 +12,9 @@ from typing import Any
 from faust.serializers import codecs
 
 from schemas.profile import Profile
+from stream_processors.due_index import DueIndex
 from stream_processors.figures import figure_values, figures, stored
+from stream_processors.journey_step import earliest_due, is_due
 from stream_processors.live import LiveCache
 from stream_processors.segments import figures_used, load_config
 from stream_processors.table_codec import register_table_codec
@@ -70,6 +72,26 @@ def test_the_live_cache_reads_once_and_forgets_the_oldest() -> None:
     cache.clear()
     assert cache.get("c", lambda: read("c")) == "C"
     assert reads == ["a", "a", "c"]
+
+
+def test_the_due_index_finds_what_a_scan_of_the_table_finds() -> None:
+    table = {
+        "demo:a": {"due_at": "2026-11-24T11:00:00+00:00"},
+        "demo:b": {"due_at": "2026-11-25T00:00:00Z", "segments_due_at": "2026-11-24T09:00:00Z"},
+        "demo:c": {"version": 3},  # no timer
+    }
+    index = DueIndex()
+    assert not index.complete
+    index.fill(table.items())
+    assert index.complete
+    scanned = [(key, earliest_due(v)) for key, v in table.items() if is_due(earliest_due(v), NOW)]
+    assert index.due_by(NOW) == scanned
+    index.note("demo:a", {"version": 4})  # its timer fired and is gone
+    index.note("demo:c", {"due_at": "2026-11-24T12:00:00+00:00"})  # due right now
+    assert [key for key, _ in index.due_by(NOW)] == ["demo:b", "demo:c"]
+    index.forget()
+    assert not index.complete
+    assert index.due_by(NOW) == []
 
 
 def test_the_flush_before_a_commit_waits_for_every_table_change() -> None:
