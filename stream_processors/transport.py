@@ -84,35 +84,43 @@ def transport_class(
     class Producer(driver.Producer):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.changelog_in_flight = 0
-            buffer: Any = self.buffer  # Faust's ProducerBuffer; its type omits the method
-            send = buffer._send_pending
+            self.changelog_queued = 0
+            self.changelog_sent = 0
+            buffer: Any = self.buffer  # Faust's ProducerBuffer; its type omits the methods
+            put, send = buffer.put, buffer._send_pending
 
-            async def counted(fut: Any) -> None:
-                self.changelog_in_flight += 1
-                try:
-                    await send(fut)
-                finally:
-                    self.changelog_in_flight -= 1
+            def counted_put(fut: Any) -> None:
+                self.changelog_queued += 1
+                put(fut)
 
-            buffer._send_pending = counted  # read by its sending task when it starts
+            async def counted_send(fut: Any) -> None:
+                await send(fut)
+                self.changelog_sent += 1  # in order: the buffer sends one at a time
+
+            buffer.put = counted_put
+            buffer._send_pending = counted_send  # read by its sending task when it starts
 
         async def flush(self) -> None:
-            """Faust's flush, with every table change handed to the client first.
+            """Faust's flush, with every table change made before it handed to the client.
 
             Faust queues a table's changelog records in a buffer of its own, and its flush
             gives up on that buffer after 0.1 s without a record sent (``flush_atmost``),
-            leaving records in it and the one taken out of it. The consumer flushes right
-            before it commits: under load the commit then passed messages whose table
-            changes had not reached the client, and a ``kill -9`` lost them (the next owner
-            of the partition recovered the table without them).
+            leaving records in it. The consumer flushes right before it commits: under load
+            the commit then passed messages whose table changes had not reached the client,
+            and a ``kill -9`` lost them (the next owner of the partition recovered the table
+            without them). Only the records queued before the flush are waited for, so a
+            worker that keeps writing does not hold its commit back.
             """
-            buffer = self.buffer
-            while buffer.size or self.changelog_in_flight:
-                await buffer.flush()
-                if not buffer.size and self.changelog_in_flight:
+            target = self.changelog_queued
+            buffer: Any = self.buffer
+            while self.changelog_sent < target:
+                # Faust's own flush of the buffer runs until it is empty: not while the
+                # agents keep writing. This returns after those records or a 0.1 s stall.
+                await buffer.flush_atmost(target - self.changelog_sent)
+                if self.changelog_sent < target:
                     await asyncio.sleep(0.001)  # the last record is being handed over
-            await super().flush()
+            if self._producer is not None:
+                await self._producer.flush()  # the Kafka client's own batches
 
         def _settings_extra(self) -> Any:
             extra = dict(super()._settings_extra())
