@@ -39,16 +39,19 @@ class DlqLimit:
     window: int = 1000
     consecutive: int = 0
     recent: deque[bool] = field(default_factory=deque)
+    rejected_recently: int = 0
+    """How many of ``recent`` were rejected (kept as they come and go: counted once each)."""
 
     def record(self, rejected: bool) -> None:
         """Count one message; raises :class:`DlqLimitExceeded` when a limit is passed."""
         self.consecutive = self.consecutive + 1 if rejected else 0
         self.recent.append(rejected)
+        self.rejected_recently += rejected
         if len(self.recent) > self.window:
-            self.recent.popleft()
+            self.rejected_recently -= self.recent.popleft()
         if self.consecutive >= self.max_consecutive:
             raise DlqLimitExceeded(f"{self.consecutive} messages in a row were rejected")
-        share = sum(self.recent) / len(self.recent)
+        share = self.rejected_recently / len(self.recent)
         if len(self.recent) >= self.window and share > self.max_ratio:
             raise DlqLimitExceeded(
                 f"{share:.0%} of the last {len(self.recent)} messages were rejected"

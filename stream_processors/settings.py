@@ -36,6 +36,17 @@ class WorkerSettings(FootfallSettings):
     live_cache_size: int = Field(
         default=100_000, ge=1, description="Profiles (and browsers) kept live in memory."
     )
+    batch_max_messages: int = Field(
+        default=1000,
+        ge=1,
+        description="Messages the profile agent folds in one micro-batch at most.",
+    )
+    batch_within_s: float = Field(
+        default=0.02,
+        gt=0,
+        description="How long a micro-batch waits for more messages: the latency it adds "
+        "at low rates.",
+    )
     one_record_batches: bool | None = Field(
         default=None,
         description="Send one record per producer batch (works around Tansu's "

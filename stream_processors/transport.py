@@ -23,16 +23,21 @@ events after compaction, measured on the demo simulator's shoppers).
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import faust
+import faust.streams
 import rocksdict
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.stores import STORES
 from faust.stores import rocksdb as faust_rocksdb
 from faust.transport.drivers import aiokafka as driver
-from faust.types import TP
+from faust.types import TP, EventT
 from faust.types.auth import SASLMechanism
 from faust.types.tuples import ack_lock
 
@@ -77,6 +82,46 @@ def transport_class(
     idempotent (Faust turns idempotence on only inside transactions; Tansu has none)."""
 
     class Producer(driver.Producer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.changelog_queued = 0
+            self.changelog_sent = 0
+            buffer: Any = self.buffer  # Faust's ProducerBuffer; its type omits the methods
+            put, send = buffer.put, buffer._send_pending
+
+            def counted_put(fut: Any) -> None:
+                self.changelog_queued += 1
+                put(fut)
+
+            async def counted_send(fut: Any) -> None:
+                await send(fut)
+                self.changelog_sent += 1  # in order: the buffer sends one at a time
+
+            buffer.put = counted_put
+            buffer._send_pending = counted_send  # read by its sending task when it starts
+
+        async def flush(self) -> None:
+            """Faust's flush, with every table change made before it handed to the client.
+
+            Faust queues a table's changelog records in a buffer of its own, and its flush
+            gives up on that buffer after 0.1 s without a record sent (``flush_atmost``),
+            leaving records in it. The consumer flushes right before it commits: under load
+            the commit then passed messages whose table changes had not reached the client,
+            and a ``kill -9`` lost them (the next owner of the partition recovered the table
+            without them). Only the records queued before the flush are waited for, so a
+            worker that keeps writing does not hold its commit back.
+            """
+            target = self.changelog_queued
+            buffer: Any = self.buffer
+            while self.changelog_sent < target:
+                # Faust's own flush of the buffer runs until it is empty: not while the
+                # agents keep writing. This returns after those records or a 0.1 s stall.
+                await buffer.flush_atmost(target - self.changelog_sent)
+                if self.changelog_sent < target:
+                    await asyncio.sleep(0.001)  # the last record is being handed over
+            if self._producer is not None:
+                await self._producer.flush()  # the Kafka client's own batches
+
         def _settings_extra(self) -> Any:
             extra = dict(super()._settings_extra())
             if idempotent:
@@ -171,6 +216,21 @@ def transport_class(
     Transport.Consumer = Consumer
     Transport.Producer = Producer
     return Transport
+
+
+@contextmanager
+def stream_event(event: EventT[Any]) -> Iterator[None]:
+    """Make ``event`` Faust's current event in this task while the block runs.
+
+    A Faust table writes a key's changelog record to the partition of the current event;
+    Faust sets it for each message of ``stream.events()`` but not for the messages of a
+    ``take_events`` batch, which the agent handles after they were buffered.
+    """
+    token = faust.streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust.streams._current_event.reset(token)
 
 
 class WorkerApp(faust.App):

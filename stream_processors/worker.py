@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import faust
 from aiokafka.admin import NewTopic
@@ -23,7 +23,9 @@ from pydantic import ValidationError
 from base.config import BrokerKind
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile
+from stream_processors.batch import PendingProfiles
 from stream_processors.continuity import Continuity
+from stream_processors.due_index import DueIndex
 from stream_processors.erasing import WorkerErasure, command_body
 from stream_processors.erasure import is_erase
 from stream_processors.figures import figure_values, snapshot, stored
@@ -36,7 +38,7 @@ from stream_processors.identity import (
     table_key,
     undo_link,
 )
-from stream_processors.journey_step import JourneyConfig, earliest_due, is_due
+from stream_processors.journey_step import JourneyConfig
 from stream_processors.live import LiveCache
 from stream_processors.messages import (
     EraseMessage,
@@ -48,16 +50,18 @@ from stream_processors.messages import (
 )
 from stream_processors.outbox import Record
 from stream_processors.poison import DlqLimit, DlqLimitExceeded, dead_letter, is_poison
-from stream_processors.profile_step import Applied, Replayed, StepConfig, load, step
+from stream_processors.profile_step import Replayed, StepConfig, load, step
 from stream_processors.rules import ProfileRules
 from stream_processors.segments import figures_used, load_config
 from stream_processors.settings import WorkerSettings
 from stream_processors.snapshots import Throttle
 from stream_processors.table_codec import register_table_codec
-from stream_processors.transport import WorkerApp, credentials, store_url
+from stream_processors.transport import WorkerApp, credentials, store_url, stream_event
 from stream_processors.views import add_views
 
 log = logging.getLogger("footfall.worker")
+Pending = PendingProfiles[faust.types.EventT[bytes]]
+"""The profiles a batch changed, each with the message that changed it last."""
 SWEEP_DELAYS_S = (1.0, 5.0, 15.0, 40.0)
 EXIT_BUG = 70
 """Exit status of a worker stopped by a bug in its own code or by the DLQ limit."""
@@ -183,6 +187,7 @@ class Worker:
             self.flush,
         )
         self.ticked: dict[str, str] = {}  # due times asked for; the due times live in the table
+        self.dues = DueIndex()  # the table's due times, filled once per assignment
         # Sweeps for unpublished final states after start-up and each rebalance: a few,
         # spaced, because tables of newly assigned partitions may still be recovering.
         self.sweeps: list[float] = [time.monotonic() + delay for delay in SWEEP_DELAYS_S]
@@ -240,6 +245,15 @@ class Worker:
             log.error("%s: offsets %d..%d are gone from the broker", message.tp, start, end - 1)
         await consumer.follow(message.tp, verdict)  # type: ignore[attr-defined]
         return verdict.deliver
+
+    def current(self, record: faust.types.EventT[bytes]) -> bool:
+        """From the group's current generation, no rebalance under way. Faust's stream
+        skips a message otherwise when it hands it over; the messages of a batch were
+        handed over earlier, and a rebalance may come while the batch is processed."""
+        app = self.app
+        return app.flow_control.is_active() and (
+            record.message.generation_id == app.consumer_generation_id
+        )
 
     async def rejected(self, raw: bytes, exc: Exception, stage: str) -> None:
         """Poison goes to the DLQ (within the limit); anything else is a bug: stop."""
@@ -309,30 +323,55 @@ class Worker:
     # ------------------------------------------------------------ profiles
 
     async def update_profiles(self, stream: faust.StreamT[bytes]) -> None:
-        async for record in stream.events():
-            if not await self.in_order(record):
-                continue
-            raw: bytes = record.value
+        """Fold micro-batches: each message stepped on its profile's latest state, each
+        touched profile written once per batch, before the batch is acknowledged."""
+        # faust.StreamT does not declare take_events; every stream Faust hands an agent has it.
+        batches = cast(faust.Stream[bytes], stream).take_events(
+            self.settings.batch_max_messages, self.settings.batch_within_s
+        )
+        async for records in batches:
+            pending: Pending = PendingProfiles()
+            for record in records:
+                if not self.current(record):
+                    continue  # gathered before a rebalance: read again from the committed offset
+                with stream_event(record):  # what Faust's tables read the partition from
+                    if await self.in_order(record):
+                        await self.profile_message(record, pending)
             try:
-                message = parse_identified(raw)
-                if isinstance(message, EraseMessage):
-                    await self.erasure.profiles_part(message, record.message.partition)
-                    continue
-                if self.erasure.is_erased_profile(message.site_id, message.profile_id):
-                    continue  # in flight when its customer was erased: dropped
-                key = table_key(message.site_id, message.profile_id)
-                before = self.profile_at(key, message.site_id, message.profile_id)
-                outcome = step(before, message, self.config, now(), time.time())
-            except Exception as exc:  # sorted into poison and bugs
-                await self.rejected(raw, exc, "profile")
-                continue
-            self.dlq_limit.record(rejected=False)
-            if isinstance(outcome, Replayed):
-                await self.replayed(key, before, outcome.records)
-                continue
-            if isinstance(message, EventMessage):
-                self.warn_unpriced(message.event)
-            await self.applied(key, before, outcome)
+                await self.write_batch(pending)
+            except Exception as exc:  # nothing of the batch is acknowledged yet
+                stop_the_worker("a bug writing a batch of profiles", exc)
+
+    async def profile_message(self, record: faust.types.EventT[bytes], pending: Pending) -> None:
+        raw: bytes = record.value
+        try:
+            message = parse_identified(raw)
+            if isinstance(message, EraseMessage):
+                await self.write_batch(pending)  # the erasure sees every state of the batch
+                await self.erasure.profiles_part(message, record.message.partition)
+                return
+            if self.erasure.is_erased_profile(message.site_id, message.profile_id):
+                return  # in flight when its customer was erased: dropped
+            key = table_key(message.site_id, message.profile_id)
+            before = pending.latest(key) or self.profile_at(
+                key, message.site_id, message.profile_id
+            )
+            outcome = step(before, message, self.config, now(), time.time())
+        except Exception as exc:  # sorted into poison and bugs
+            await self.rejected(raw, exc, "profile")
+            return
+        self.dlq_limit.record(rejected=False)
+        if isinstance(outcome, Replayed):
+            await self.replayed(key, before, outcome.records)
+            return
+        if isinstance(message, EventMessage):
+            self.warn_unpriced(message.event)
+        for out in outcome.records:
+            await self.send(out)
+        if not pending.fold(key, before, outcome, record) and key not in pending.touched:
+            after = outcome.after
+            if after.published_version < after.version:
+                self.throttle.held.setdefault(key, time.monotonic())
 
     async def fan_out_erasures(self, stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
@@ -359,19 +398,20 @@ class Worker:
             await self.send(record)
         await self.publish(key, profile)
 
-    async def applied(self, key: str, before: Profile, outcome: Applied) -> None:
-        """Send the step's records, store the profile, publish a (throttled) snapshot."""
-        for record in outcome.records:
-            await self.send(record)
-        after = outcome.after
-        if not outcome.changed(before):
-            if after.published_version < after.version:
-                self.throttle.held.setdefault(key, time.monotonic())
-            return
-        if self.throttle.publish_now(key, time.monotonic(), urgent=outcome.urgent):
-            after = await self.publish(key, after)
-        self.profiles[key] = stored(after)
-        self.live_profiles.put(key, after)
+    async def write_batch(self, pending: Pending) -> None:
+        """Store each profile the batch changed, once, in the partition of the message that
+        changed it last, and publish its (throttled) snapshot."""
+        for key, touched in pending.drain():
+            if not self.current(touched.origin):
+                continue  # a rebalance during the batch: its messages are read again
+            after = touched.profile
+            if self.throttle.publish_now(key, time.monotonic(), urgent=touched.urgent):
+                after = await self.publish(key, after)
+            value = stored(after)
+            with stream_event(touched.origin):
+                self.profiles[key] = value
+            self.dues.note(key, value)
+            self.live_profiles.put(key, after)
 
     def warn_unpriced(self, event: Envelope) -> None:
         """An order or refund kept apart from revenue: say which rate is missing."""
@@ -392,9 +432,10 @@ class Worker:
         if not self.settled():
             return
         at = now() + timedelta(seconds=self.settings.clock_offset_s)
-        for key, value in list(self.profiles.items()):
-            due = earliest_due(value) if isinstance(value, dict) else None
-            if due is None or not is_due(due, at) or self.ticked.get(key) == due:
+        if not self.dues.complete:
+            self.dues.fill(self.profiles.items())
+        for key, due in self.dues.due_by(at):
+            if self.ticked.get(key) == due:
                 continue
             self.ticked[key] = due
             site_id, _, profile_id = key.partition(":")
@@ -431,6 +472,7 @@ class Worker:
         self.app.consumer.forget_rewinds()  # type: ignore[attr-defined]
         self.live_identities.clear()
         self.live_profiles.clear()
+        self.dues.forget()
 
     async def after_rebalance(self, sender: Any, **_: Any) -> None:
         await self.on_partitions_moved(sender)

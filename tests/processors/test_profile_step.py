@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from schemas.profile import Profile
+from stream_processors.batch import PendingProfiles
 from stream_processors.identity import absorb_message
 from stream_processors.messages import (
     AbsorbMessage,
@@ -128,6 +129,10 @@ def test_the_dlq_limit_stops_a_run_of_rejections_and_a_high_share() -> None:
         share.record(rejected=n % 3 == 0)  # 3 of 9: the window is not full yet
     with pytest.raises(DlqLimitExceeded, match="40% of the last 10"):
         share.record(True)
+    sliding = DlqLimit(max_consecutive=100, max_ratio=0.3, window=10)
+    for n in range(100):
+        sliding.record(rejected=n % 4 == 0)  # 2 or 3 of any 10: under the limit
+    assert sliding.rejected_recently == sum(sliding.recent) == 2
 
 
 def test_a_dead_letter_names_the_site_and_event_when_it_can() -> None:
@@ -138,3 +143,30 @@ def test_a_dead_letter_names_the_site_and_event_when_it_can() -> None:
     garbled = orjson.loads(dead_letter(b"\xff{", "not json", "identity"))
     assert "site_id" not in garbled
     assert garbled["payload"]
+
+
+def test_a_batch_folds_each_profile_once_to_the_state_of_one_message_at_a_time() -> None:
+    messages = [
+        event_message("page_view", at(0), 1),
+        event_message("cart_add", at(0, 1), 2, properties={"product_id": "p1", "price": "9"}),
+        event_message("page_view", at(0, 2), 1),  # read again within the batch: a replay
+        event_message("checkout_started", at(0, 3), 3),
+    ]
+    one_by_one = new_profile("shop", "c1")
+    for message in messages:
+        outcome = step(one_by_one, message, CONFIG, NOW, 1_800_000_000.0)
+        if isinstance(outcome, Applied):
+            one_by_one = outcome.after
+    pending: PendingProfiles[int] = PendingProfiles()
+    folded = 0
+    for message in messages:
+        before = pending.latest("shop:c1") or new_profile("shop", "c1")
+        outcome = step(before, message, CONFIG, NOW, 1_800_000_000.0)
+        if isinstance(outcome, Applied):
+            folded += pending.fold("shop:c1", before, outcome, origin=len(messages))
+    written = pending.drain()
+    assert folded == 3
+    assert [key for key, _ in written] == ["shop:c1"]  # one write for the whole batch
+    assert written[0][1].profile == one_by_one
+    assert not written[0][1].urgent  # no order, no consent change: the throttle decides
+    assert pending.latest("shop:c1") is None  # drained

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
 
 from faust.serializers import codecs
 
 from schemas.profile import Profile
+from stream_processors.due_index import DueIndex
 from stream_processors.figures import figure_values, figures, stored
+from stream_processors.journey_step import earliest_due, is_due
 from stream_processors.live import LiveCache
 from stream_processors.segments import figures_used, load_config
 from stream_processors.table_codec import register_table_codec
+from stream_processors.transport import WorkerApp
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
@@ -66,3 +72,49 @@ def test_the_live_cache_reads_once_and_forgets_the_oldest() -> None:
     cache.clear()
     assert cache.get("c", lambda: read("c")) == "C"
     assert reads == ["a", "a", "c"]
+
+
+def test_the_due_index_finds_what_a_scan_of_the_table_finds() -> None:
+    table = {
+        "demo:a": {"due_at": "2026-11-24T11:00:00+00:00"},
+        "demo:b": {"due_at": "2026-11-25T00:00:00Z", "segments_due_at": "2026-11-24T09:00:00Z"},
+        "demo:c": {"version": 3},  # no timer
+    }
+    index = DueIndex()
+    assert not index.complete
+    index.fill(table.items())
+    assert index.complete
+    scanned = [(key, earliest_due(v)) for key, v in table.items() if is_due(earliest_due(v), NOW)]
+    assert index.due_by(NOW) == scanned
+    index.note("demo:a", {"version": 4})  # its timer fired and is gone
+    index.note("demo:c", {"due_at": "2026-11-24T12:00:00+00:00"})  # due right now
+    assert [key for key, _ in index.due_by(NOW)] == ["demo:b", "demo:c"]
+    index.forget()
+    assert not index.complete
+    assert index.due_by(NOW) == []
+
+
+def test_the_flush_before_a_commit_waits_for_every_table_change() -> None:
+    """Faust's own flush gives up on its buffer of changelog records after 0.1 s without a
+    record sent; the worker's waits until the last one is with the Kafka client."""
+    published: list[int] = []
+
+    class SlowChannel:
+        async def publish_message(self, fut: Any, wait: bool) -> None:
+            await asyncio.sleep(0.15)  # a busy machine: longer than Faust's 0.1 s
+            published.append(fut.n)
+
+    async def main() -> None:
+        app = WorkerApp("flush", broker="kafka://127.0.0.1:9", store="memory://")
+        producer: Any = app.producer
+        await producer.buffer.start()  # its sending task, as when the producer starts
+        try:
+            for n in range(3):
+                record = SimpleNamespace(n=n, message=SimpleNamespace(channel=SlowChannel()))
+                producer.buffer.put(record)
+            await producer.flush()
+            assert published == [0, 1, 2]
+        finally:
+            await producer.buffer.stop()
+
+    asyncio.run(main())
