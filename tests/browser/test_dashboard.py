@@ -109,8 +109,13 @@ def open_page(
 
 def wait_drawn(page: Any, page_id: str) -> None:
     page.wait_for_function(f"document.body.dataset.loaded === '{page_id}'", timeout=60_000)
+    failed = page.evaluate(
+        "[...document.querySelectorAll('#cards .card .error')].map(e => e.textContent)"
+    )
+    assert not failed, f"charts of {page_id} answered with an error: {failed}"
     page.wait_for_function(
-        "[...document.querySelectorAll('#cards .card')].every(c => c.dataset.drawn === '1')",
+        "[...document.querySelectorAll('#cards .card')]"
+        ".every(c => c.dataset.drawn === '1' && c.dataset.chart)",
         timeout=30_000,
     )
 
