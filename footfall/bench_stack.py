@@ -56,9 +56,9 @@ from footfall.bench_load import (
     offer,
     post,
 )
+from footfall.bench_processors import live_after, percentile
 from footfall.stack import Stack, StackError, StackSettings
 from footfall.steady_rate import LagSample, Limits, Trial, bounds, next_rate, rounded, verdict
-from stream_processors.bench import live_after, percentile
 from stream_processors.settings import WorkerSettings
 
 Say = Callable[[str], None]

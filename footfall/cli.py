@@ -31,6 +31,7 @@ from footfall.bench_broker import BenchBroker, bench_broker, describe
 from footfall.bench_collector import run_bench as run_collector_bench
 from footfall.bench_collector import share_of_raw
 from footfall.bench_dashboard import bench_dashboard_command
+from footfall.bench_processors import bench_processors_command
 from footfall.bench_sink import bench_sink_command
 from footfall.bench_stack import bench_stack_command
 from footfall.bench_webhooks import run_bench as run_webhooks_bench
@@ -57,7 +58,6 @@ from schemas.events import EVENT_MODELS
 from sinks.clickhouse import StoreLocked, connect
 from sinks.migrate import load_migrations, migrate_down, migrate_up, pending
 from sinks.settings import SinkSettings
-from stream_processors.bench import bench_processors_command
 from stream_processors.settings import WorkerSettings
 from webhooks.settings import WebhookSettings
 

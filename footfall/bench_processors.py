@@ -52,7 +52,7 @@ def floor_topic(settings: FootfallSettings) -> str:
 
 
 def relay_topic(settings: FootfallSettings) -> str:
-    """Where the bare Faust agent (``stream_processors.bench_relay``) writes."""
+    """Where the bare Faust agent (``footfall.bench_relay``) writes."""
     return settings.topics.identified + ".relay"
 
 
@@ -225,9 +225,9 @@ async def freshness(stack: Stack, rate: int, seconds: float) -> list[float]:
 
 
 def faust_relay(env: dict[str, str], events: int) -> float:
-    """Events/s of a bare Faust agent relaying each event (``stream_processors.bench_relay``)."""
+    """Events/s of a bare Faust agent relaying each event (``footfall.bench_relay``)."""
     result = subprocess.run(
-        [sys.executable, "-m", "stream_processors.bench_relay", "worker"],
+        [sys.executable, "-m", "footfall.bench_relay", "worker"],
         env=os.environ | env | {"FOOTFALL_RELAY_EVENTS": str(events)},
         capture_output=True,
         text=True,

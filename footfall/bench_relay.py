@@ -3,7 +3,7 @@
 It consumes the events topic and, per event, hands one record to the producer (as the
 worker's identity agent does), with the worker's Faust settings and no logic; it prints
 ``RELAY <events/s>`` once it has seen ``FOOTFALL_RELAY_EVENTS`` events and exits. Timed from
-its first event, like the worker. Run as ``python -m stream_processors.bench_relay``.
+its first event, like the worker. Run as ``python -m footfall.bench_relay``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import faust
 
-from stream_processors.bench import relay_topic
+from footfall.bench_processors import relay_topic
 from stream_processors.settings import WorkerSettings
 from stream_processors.transport import credentials
 
