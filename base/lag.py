@@ -165,7 +165,10 @@ class LagReader:
     Both clients stay connected between readings; :meth:`close` ends them.
     """
 
-    def __init__(self, bootstrap_servers: str, request_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, bootstrap_servers: str, request_timeout_ms: int = 5000, topic_prefix: str = ""
+    ) -> None:
+        self.topic_prefix = topic_prefix
         self.admin = AIOKafkaAdminClient(
             bootstrap_servers=bootstrap_servers, request_timeout_ms=request_timeout_ms
         )
@@ -190,9 +193,16 @@ class LagReader:
         Each group's offsets are asked for on named partitions (every partition of every
         topic) rather than all of the group's at once: asked without topics, Tansu answers
         with a response aiokafka cannot decode and drops the connection. Partitions a group
-        never committed on come back as -1 and are left to :func:`partition_lags`.
+        never committed on come back as -1 and are left to :func:`partition_lags`. Only the
+        topics named with ``topic_prefix`` are asked about: on a broker shared with other
+        applications (or other stacks) every topic's offsets made each reading slower, then
+        time out.
         """
-        topics = [t for t in await self.admin.list_topics() if not t.startswith("__")]
+        topics = [
+            t
+            for t in await self.admin.list_topics()
+            if not t.startswith("__") and t.startswith(self.topic_prefix)
+        ]
         if not topics:
             return []
         partitions = [
@@ -216,9 +226,11 @@ class LagReader:
         return rows
 
 
-async def group_lag(bootstrap_servers: str, group_ids: Sequence[str]) -> list[PartitionLag]:
+async def group_lag(
+    bootstrap_servers: str, group_ids: Sequence[str], topic_prefix: str = ""
+) -> list[PartitionLag]:
     """One reading of the lag of ``group_ids`` (connects, reads, disconnects)."""
-    reader = LagReader(bootstrap_servers)
+    reader = LagReader(bootstrap_servers, topic_prefix=topic_prefix)
     try:
         await reader.start()
         return await reader.read(group_ids)
@@ -241,9 +253,11 @@ class LagMonitor:
         group_ids: Sequence[str],
         interval_s: float = REFRESH_S,
         timeout_s: float = READ_TIMEOUT_S,
+        topic_prefix: str = "",
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.group_ids = list(group_ids)
+        self.topic_prefix = topic_prefix
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.latest: LagReading | None = None
@@ -274,7 +288,8 @@ class LagMonitor:
         began = time.monotonic()
         try:
             if reader is None:
-                reader = LagReader(self.bootstrap_servers, int(self.timeout_s * 1000))
+                timeout_ms = int(self.timeout_s * 1000)
+                reader = LagReader(self.bootstrap_servers, timeout_ms, self.topic_prefix)
                 await asyncio.wait_for(reader.start(), self.timeout_s)
             rows = await asyncio.wait_for(reader.read(self.group_ids), self.timeout_s)
         except (KafkaError, OSError, TimeoutError) as exc:
@@ -358,10 +373,11 @@ class LagWatch:
         bootstrap_servers: str,
         groups: Mapping[str, Sequence[str]],
         interval_s: float = REFRESH_S,
+        topic_prefix: str = "",
     ) -> None:
         self.groups = {name: list(ids) for name, ids in groups.items()}
         every = [group for ids in self.groups.values() for group in ids]
-        self.monitor = LagMonitor(bootstrap_servers, every, interval_s)
+        self.monitor = LagMonitor(bootstrap_servers, every, interval_s, topic_prefix=topic_prefix)
         self.thread = threading.Thread(target=self.main, name="lag-watch", daemon=True)
         self.started = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -59,7 +59,8 @@ class Watch:
         ids = [group for names in self.groups.values() for group in names]
         try:
             if self.reader is None:
-                self.reader = LagReader(self.settings.bootstrap, int(READ_TIMEOUT_S * 1000))
+                timeout_ms, prefix = int(READ_TIMEOUT_S * 1000), self.settings.topic_prefix
+                self.reader = LagReader(self.settings.bootstrap, timeout_ms, prefix)
                 await asyncio.wait_for(self.reader.start(), READ_TIMEOUT_S)
             rows = await asyncio.wait_for(self.reader.read(ids), READ_TIMEOUT_S)
             stored = await asyncio.to_thread(self.sql.scalar, "SELECT count() FROM events")

@@ -297,7 +297,8 @@ def stack_health(settings: StackSettings) -> HealthWatch:
 
 def stack_lag(settings: StackSettings) -> LagWatch:
     """Lag per process for the status line, read every few seconds on a thread of its own."""
-    return LagWatch(settings.bootstrap, consumer_groups(settings.topic_prefix))
+    groups = consumer_groups(settings.topic_prefix)
+    return LagWatch(settings.bootstrap, groups, topic_prefix=settings.topic_prefix)
 
 
 @app.command()

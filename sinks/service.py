@@ -90,7 +90,9 @@ async def open_and_write(settings: SinkSettings, state: SinkState, stop: asyncio
 
 def create_app(settings: SinkSettings | None = None) -> FastAPI:
     settings = settings or SinkSettings()
-    lag = LagMonitor(settings.kafka_bootstrap_servers, [settings.group_id])
+    lag = LagMonitor(
+        settings.kafka_bootstrap_servers, [settings.group_id], topic_prefix=settings.topic_prefix
+    )
 
     def problems() -> list[str]:
         return sink_problems(state, probe, lag, settings)

@@ -101,7 +101,9 @@ def add_operations_views(app: faust.App, settings: WorkerSettings) -> None:
     starts tasks and timers only after table recovery, and the lag matters most while a
     long recovery holds consumption back. Faust stops the reading with the app.
     """
-    monitor = LagMonitor(settings.kafka_bootstrap_servers, [settings.app_id])
+    monitor = LagMonitor(
+        settings.kafka_bootstrap_servers, [settings.app_id], topic_prefix=settings.topic_prefix
+    )
 
     def problems() -> list[str]:
         return worker_problems(app, monitor, settings)

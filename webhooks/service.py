@@ -34,7 +34,11 @@ def create_app(settings: WebhookSettings | None = None) -> FastAPI:
     state = DispatcherState(settings.state_path)
     state.forget_before(utcnow() - timedelta(days=settings.webhooks.outbox_retention_days))
     holder: dict[str, Dispatcher] = {}
-    lag = LagMonitor(settings.kafka_bootstrap_servers, [settings.group_id, settings.retry_group_id])
+    lag = LagMonitor(
+        settings.kafka_bootstrap_servers,
+        [settings.group_id, settings.retry_group_id],
+        topic_prefix=settings.topic_prefix,
+    )
     tasks: list[asyncio.Task[None]] = []
 
     def problems() -> list[str]:

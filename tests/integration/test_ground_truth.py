@@ -148,7 +148,8 @@ def wait_until_caught_up(stack: Stack, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            lags = asyncio.run(group_lag(stack.settings.bootstrap, [group]))
+            prefix = stack.settings.topic_prefix
+            lags = asyncio.run(group_lag(stack.settings.bootstrap, [group], prefix))
         except (KafkaError, OSError):  # the broker may be busy: read again
             lags = []
         if lags and all(lag.lag == 0 for lag in lags):  # an empty topic: never committed

@@ -98,6 +98,9 @@ def test_group_lag_is_the_high_watermark_minus_the_committed_offset(tmp_path: Pa
         asyncio.run(commit(broker.bootstrap, group, TopicPartition(topic, 0), 25))
         rows = asyncio.run(group_lag(broker.bootstrap, [group]))
         assert [row.lag for row in rows] == [0, rows[1].lag]
+        # Another application's topics on the same broker are not asked about.
+        assert asyncio.run(group_lag(broker.bootstrap, [group], topic_prefix="other.")) == []
+        assert len(asyncio.run(group_lag(broker.bootstrap, [group], topic_prefix="lag."))) == 2
 
 
 def send(stack: Stack, count: int, prefix: str) -> None:
@@ -141,7 +144,7 @@ def test_a_stopped_sink_shows_its_backlog_and_catches_up(stack: Stack, sql: SqlC
     every_group = [group for ids in groups.values() for group in ids]
 
     def lag_now() -> list[PartitionLag]:
-        return asyncio.run(group_lag(settings.bootstrap, every_group))
+        return asyncio.run(group_lag(settings.bootstrap, every_group, settings.topic_prefix))
 
     def sink_events_lag(rows: list[PartitionLag]) -> int:
         return sum(r.lag for r in rows if r.group == sink and r.topic == events)
