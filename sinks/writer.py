@@ -231,7 +231,9 @@ class ClickHouseWriter:
         except BadMessage as exc:
             where = {"topic": tp.topic, "partition": tp.partition, "offset": record.offset}
             where["request_id"] = request_id_of(record)
-            log.warning("bad message %s[%d]@%d: %s", *where.values(), exc, extra=where)
+            log.warning(
+                "bad message %s[%d]@%d: %s", tp.topic, tp.partition, record.offset, exc, extra=where
+            )
             reason = {"reason": str(exc), "stage": "sink", "payload": repr(record.value)}
             batch.rows["dlq_events"].append(dlq_row(reason, tp.topic, tp.partition, record.offset))
 
