@@ -77,14 +77,15 @@ def revealed(summary: ProfileSummary, key: bytes | None, site_id: str) -> Profil
     """The summary for a subscription that asked for personal traits: the ones the collector
     sealed are opened with the site's key (hashed ones stay hashed). Pure."""
     traits = reveal(summary.traits, key, site_id)
-    email, phone = traits.get("email"), traits.get("phone")
-    return summary.model_copy(
-        update={
-            "traits": traits,
-            "email": email if isinstance(email, str) else None,
-            "phone": phone if isinstance(phone, str) else None,
-        }
-    )
+    return summary.model_copy(update={"traits": traits, **contacts(traits)})
+
+
+def contacts(traits: dict[str, Any]) -> dict[str, str | None]:
+    """The summary's ``email`` and ``phone``: the traits of those names, when they are text."""
+    return {
+        name: value if isinstance(value := traits.get(name), str) else None
+        for name in ("email", "phone")
+    }
 
 
 def without_personal(summary: ProfileSummary) -> ProfileSummary:
@@ -115,13 +116,11 @@ def summarize(
     snap_segments = snap.get("segments")
     if isinstance(snap_segments, list) and snap_segments:
         segments = sorted({str(s) for s in snap_segments} | set(segments))
-    email, phone = merged_traits.get("email"), merged_traits.get("phone")
     return ProfileSummary(
         profile_id=profile_id,
         customer_id=snap.get("customer_id")
         or (None if profile_id.startswith("anon-") else profile_id),
-        email=email if isinstance(email, str) else None,
-        phone=phone if isinstance(phone, str) else None,
+        **contacts(merged_traits),
         traits=merged_traits,
         stage=snap.get("stage"),
         segments=segments,
