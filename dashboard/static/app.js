@@ -1,7 +1,8 @@
 // The dashboard's pages: fetch each chart's rows from /api and draw them with ECharts.
 "use strict";
 
-const state = { meta: null, timer: null, charts: [], narrow: undefined };
+const state = { meta: null, timer: null, charts: [], narrow: undefined, drawing: 0, resized: null };
+const SETTLE_MS = 200;  // a resize counts once the window has kept its size this long
 const $ = (sel) => document.querySelector(sel);
 const WIDE = new Set(["table", "sankey"]);
 
@@ -78,6 +79,7 @@ function currentPage() {
 
 async function render() {
   if (!state.meta) return;
+  state.drawing += 1;  // answers for an earlier drawing of the page are dropped
   clearInterval(state.timer);
   for (const chart of state.charts) chart.dispose();
   state.charts = [];
@@ -105,11 +107,14 @@ async function render() {
 
 async function loadPage(page, extra, chartIds) {
   const started = performance.now();
+  const drawing = state.drawing;
   const ids = chartIds || [];
-  await Promise.all(ids.map((chartId) => loadChart(page.id, chartId, extra)));
+  await Promise.all(ids.map((chartId) => loadChart(page.id, chartId, extra, drawing)));
+  if (drawing !== state.drawing) return;
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   $("#status").textContent = `${page.title}: ${ids.length} charts in ${seconds} s` +
     (page.live ? ` · refreshing every ${state.meta.refresh_s} s` : "");
+  document.body.dataset.layout = state.narrow ? "phone" : "wide";
   document.body.dataset.loaded = page.id;
 }
 
@@ -123,7 +128,7 @@ async function refresh(page, extra) {
     ` · refreshing every ${state.meta.refresh_s} s`;
 }
 
-async function loadChart(pageId, chartId, extra) {
+async function loadChart(pageId, chartId, extra, drawing) {
   const placeholder = document.createElement("article");
   placeholder.className = "card";
   placeholder.dataset.loading = `${pageId}/${chartId}`;
@@ -131,9 +136,11 @@ async function loadChart(pageId, chartId, extra) {
   $("#cards").appendChild(placeholder);
   try {
     const datas = await api(`/api/chart/${pageId}/${chartId}?${query(extra)}`);
+    if (drawing !== state.drawing) return;
     for (const data of datas) drawInto(pageId, data, placeholder);
     placeholder.remove();
   } catch (error) {
+    if (drawing !== state.drawing) return;
     placeholder.innerHTML = `<div class="error">${escapeHtml(error.message)}</div>`;
   }
 }
@@ -333,9 +340,15 @@ async function loadLive(profile) {
 
 window.addEventListener("hashchange", render);
 window.addEventListener("resize", () => {
-  if (state.narrow !== undefined && state.narrow !== narrow()) render();  // phone layout
-  else state.charts.forEach((c) => c.resize());
-  state.narrow = narrow();
+  // A full-page capture or a window being dragged passes through passing sizes (even 1px
+  // wide): the layout is chosen again only once the size has settled.
+  clearTimeout(state.resized);
+  state.resized = setTimeout(() => {
+    if (state.narrow !== undefined && state.narrow !== narrow()) {
+      state.narrow = narrow();
+      render();  // phone layout
+    } else state.charts.forEach((c) => c.resize());
+  }, SETTLE_MS);
 });
 document.addEventListener("DOMContentLoaded", () => {
   $("#filters").addEventListener("change", (event) => {

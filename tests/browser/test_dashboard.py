@@ -103,12 +103,17 @@ def open_page(
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{url}/#{hash_}")
-    wait_drawn(page, hash_.split("/", maxsplit=1)[0])
+    wait_drawn(page, hash_.split("/", maxsplit=1)[0], "wide")
     return context, page, errors
 
 
-def wait_drawn(page: Any, page_id: str) -> None:
-    page.wait_for_function(f"document.body.dataset.loaded === '{page_id}'", timeout=60_000)
+def wait_drawn(page: Any, page_id: str, layout: str) -> None:
+    """Until ``page_id`` is drawn for a ``layout`` ("wide" or "phone") screen."""
+    page.wait_for_function(
+        f"document.body.dataset.loaded === '{page_id}'"
+        f" && document.body.dataset.layout === '{layout}'",
+        timeout=60_000,
+    )
     failed = page.evaluate(
         "[...document.querySelectorAll('#cards .card .error')].map(e => e.textContent)"
     )
@@ -135,7 +140,14 @@ def test_page_draws_the_endpoints_numbers(
     context, page, errors = open_page(chromium, stack, hash_, WIDTHS["desktop"])
     try:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        drawings = page.evaluate("state.drawing")
+        # A full-page capture resizes the window to 1px wide and back: a passing size, no
+        # layout change to redraw the page for (which once left half-drawn cards behind).
+        page.set_viewport_size({"width": 1, "height": WIDTHS["desktop"][1]})
+        page.set_viewport_size(dict(zip(("width", "height"), WIDTHS["desktop"], strict=True)))
         page.screenshot(path=str(ARTIFACTS / f"{page_id}-desktop.png"), full_page=True)
+        page.wait_for_timeout(500)  # longer than the page lets a resize settle
+        assert page.evaluate("state.drawing") == drawings, "a passing resize redrew the page"
         cards = page.evaluate(CARDS)
         drawn = {c["name"].split("/")[1].split("-")[0] for c in cards}
         assert expected <= drawn, f"charts missing on {page_id}: {expected - drawn}"
@@ -144,7 +156,7 @@ def test_page_draws_the_endpoints_numbers(
         width, height = WIDTHS["phone"]
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_function(f"document.documentElement.clientWidth === {width}")
-        wait_drawn(page, page_id)  # crossing to a phone's width redraws the page
+        wait_drawn(page, page_id, "phone")  # crossing to a phone's width redraws the page
         page.screenshot(path=str(ARTIFACTS / f"{page_id}-phone.png"), full_page=True)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{page_id} is wider than a phone's screen by {overflow}px"
