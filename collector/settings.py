@@ -13,11 +13,11 @@ import ipaddress
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from base.config import FootfallSettings
 from collector.consent import AnalyticsRule
-from schemas.personal import Protection, key_of, site_key
+from schemas.personal import PersonalKeys, Protection
 
 
 def hash_key(key: str) -> str:
@@ -72,15 +72,10 @@ def demo_site(port: int) -> Site:
 DEMO_SITE = demo_site(8000)
 
 
-class CollectorSettings(FootfallSettings):
+class CollectorSettings(FootfallSettings, PersonalKeys):
     host: str = "127.0.0.1"
     port: int = 8000
     sites: list[Site] = Field(default_factory=lambda: [DEMO_SITE])
-    personal_keys: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description="Site id -> the secret its personal traits are hashed or sealed with "
-        "(at least 16 characters; the dispatcher needs the same to open sealed ones).",
-    )
     max_batch_events: int = Field(default=500, ge=1)
     max_body_bytes: int = Field(default=512 * 1024, ge=1024)
     max_extra_fields: int = 32
@@ -146,9 +141,4 @@ class CollectorSettings(FootfallSettings):
                     f"site {site.site_id} has personal_traits = {site.personal_traits!r} but "
                     'no key: add it to FOOTFALL_PERSONAL_KEYS (\'{"<site>": "<secret>"}\')'
                 )
-        for secret in self.personal_keys.values():
-            site_key(secret.get_secret_value())  # too short a key says so now
         return self
-
-    def personal_key(self, site_id: str) -> bytes | None:
-        return key_of(self.personal_keys, site_id)

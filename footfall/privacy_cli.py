@@ -3,7 +3,8 @@
 Erasure goes through the sink's admin API (the request lands on the privacy topic; the
 status comes from the stores' reports). Export reads what is held about one customer: their
 rows in every ClickHouse table (found by subject, as the erasure finds them) and the worker's
-live profile and identity history of each of their browsers.
+live profile and identity history of each of their browsers. Personal traits a site seals
+are opened with its key (``FOOTFALL_PERSONAL_KEYS``, the collector's); hashed ones cannot be.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.console import Console
 
 from base.sqlclient import QueryError, SqlClient
 from footfall.stack import StackSettings
+from schemas.personal import PersonalDataError, opened_everywhere, sealed_count
 from schemas.privacy import subject
 from sinks.erasure import ID_COLUMNS, dlq_matching, matching
 
@@ -172,11 +174,24 @@ def export_command(
         live = worker_state(worker_url or settings.worker_url, site, customer_id, browsers)
     except httpx.HTTPError as exc:
         live = {"unavailable": f"the worker did not answer: {exc}"}
-    document = {
+    document: object = {
         "site_id": site,
         "customer_id": customer_id,
         "browsers": browsers,
         "clickhouse": held,
         "worker": live,
     }
+    document = json.loads(json.dumps(document, default=str))
+    key = settings.personal_key(site)
+    if sealed_count(document) and key is None:
+        err.print(
+            f"[yellow]sealed personal traits are shown sealed: set FOOTFALL_PERSONAL_KEYS with "
+            f"site {site}'s key (the collector's) to open them[/yellow]"
+        )
+    elif key is not None:
+        try:
+            document = opened_everywhere(document, key, site)
+        except (PersonalDataError, ValueError) as exc:
+            err.print(f"[red]{exc}[/red]: is FOOTFALL_PERSONAL_KEYS the collector's value?")
+            raise typer.Exit(2) from exc
     print(json.dumps(document, indent=2, default=str))

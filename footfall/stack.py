@@ -37,6 +37,7 @@ from footfall.brokers import (
     port_open,
     tansu_binary,
 )
+from schemas.personal import PersonalKeys
 
 __all__ = ["Stack", "StackError", "StackSettings", "free_port", "port_open"]
 
@@ -53,7 +54,7 @@ class StaleStateError(StackError):
     """
 
 
-class StackSettings(FootfallSettings):
+class StackSettings(FootfallSettings, PersonalKeys):
     data_dir: Path = Path(".footfall")
     broker: Literal["auto", "kafka", "tansu"] = Field(
         default="auto",

@@ -22,13 +22,14 @@ import base64
 import hashlib
 import hmac
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 PERSONAL_TRAITS = frozenset(
     {
@@ -118,6 +119,29 @@ def protect(
     return out
 
 
+class PersonalKeys(BaseModel):
+    """The ``personal_keys`` field of the settings of every process that hashes, seals or
+    opens personal traits (the collector, the webhook dispatcher, ``footfall export``): one
+    ``FOOTFALL_PERSONAL_KEYS`` for all of them."""
+
+    personal_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Site id -> the secret its personal traits are hashed or sealed with "
+        "(at least 16 characters): the collector protects them with it, the webhook "
+        "dispatcher and footfall export open sealed ones with the same value.",
+    )
+
+    @field_validator("personal_keys")
+    @classmethod
+    def long_enough(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for secret in keys.values():
+            site_key(secret.get_secret_value())  # too short a key says so now
+        return keys
+
+    def personal_key(self, site_id: str) -> bytes | None:
+        return key_of(self.personal_keys, site_id)
+
+
 def reveal(traits: Mapping[str, Scalar], key: bytes | None, site_id: str) -> dict[str, Scalar]:
     """The traits with every sealed value opened (hashed ones cannot be: they stay). Without
     the key, sealed values are left out: a receiver gets nothing it cannot read."""
@@ -130,3 +154,44 @@ def reveal(traits: Mapping[str, Scalar], key: bytes | None, site_id: str) -> dic
         else:
             out[name] = value
     return out
+
+
+SEALED_VALUE = re.compile(r"^e1:[A-Za-z0-9_-]+=*$")
+
+
+def map_sealed(value: object, change: Callable[[str], Scalar]) -> object:
+    """Decoded JSON with ``change`` applied to every sealed value, also inside strings that
+    hold JSON text (a stored row's ``properties``). Pure when ``change`` is."""
+    if isinstance(value, dict):
+        return {name: map_sealed(item, change) for name, item in value.items()}
+    if isinstance(value, list):
+        return [map_sealed(item, change) for item in value]
+    if not isinstance(value, str) or SEALED not in value:
+        return value
+    if SEALED_VALUE.match(value):
+        return change(value)
+    if value[:1] in ("{", "["):
+        try:
+            inner = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+        return orjson.dumps(map_sealed(inner, change)).decode()
+    return value
+
+
+def sealed_count(value: object) -> int:
+    """How many sealed values ``value`` (decoded JSON) holds."""
+    found: list[str] = []
+
+    def note(text: str) -> str:
+        found.append(text)
+        return text
+
+    map_sealed(value, note)
+    return len(found)
+
+
+def opened_everywhere(value: object, key: bytes, site_id: str) -> object:
+    """``value`` with every sealed value opened; raises :class:`PersonalDataError` for a
+    value ``key`` does not open."""
+    return map_sealed(value, lambda text: opened(key, site_id, text))

@@ -13,33 +13,11 @@ but for :func:`apply_retention`.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Mapping
-from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from base.retention import Kind, SiteRetention, literal
 from sinks.clickhouse import Store
-
-
-class Kind(StrEnum):
-    events = "events_days"
-    inactive_profiles = "inactive_profiles_days"
-    dlq = "dlq_days"
-    webhook_log = "webhook_log_days"
-
-
-class SiteRetention(BaseModel):
-    """One site's retentions in days (0: forever); a field left out takes the default."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    events_days: int | None = Field(default=None, ge=0)
-    inactive_profiles_days: int | None = Field(default=None, ge=0)
-    dlq_days: int | None = Field(default=None, ge=0)
-    webhook_log_days: int | None = Field(default=None, ge=0)
-
 
 TABLES: dict[str, tuple[Kind, str]] = {
     "events": (Kind.events, "occurred_at"),
@@ -50,15 +28,6 @@ TABLES: dict[str, tuple[Kind, str]] = {
     "webhook_deliveries": (Kind.webhook_log, "at"),
 }
 """Per table, the retention that applies to it and the time column it counts from."""
-
-SITE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def literal(site: str) -> str:
-    """A site id as a SQL string; only plain ids are accepted (they name sites in settings)."""
-    if not SITE_ID.match(site):
-        raise ValueError(f"site id {site!r} in the retention settings is not a plain id")
-    return f"'{site}'"
 
 
 def ttl_rules(column: str, default_days: int, per_site: Mapping[str, int | None]) -> str | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field
 
 from base.config import FootfallSettings
-from sinks.retention import Kind, SiteRetention, literal
+from base.retention import RetentionSettings
 
 
-class SinkSettings(FootfallSettings):
+class SinkSettings(FootfallSettings, RetentionSettings):
     clickhouse_url: str = Field(
         default="chdb://.footfall/clickhouse",
         validation_alias=AliasChoices("CLICKHOUSE_URL", "FOOTFALL_CLICKHOUSE_URL"),
@@ -67,50 +67,3 @@ class SinkSettings(FootfallSettings):
         description="An erasure is done only once the webhook dispatcher confirmed its part "
         "too; false where no dispatcher runs.",
     )
-    events_ttl_days: int = Field(
-        default=0,
-        ge=0,
-        description="Delete raw events (events, events_by_type, overflow_events) older than "
-        "this many days, by occurred_at, for every site not set apart in retention_sites; 0 "
-        "keeps them forever. Applied on start.",
-    )
-    profile_ttl_days: int = Field(
-        default=0,
-        ge=0,
-        description="Delete the stored profiles of customers not seen for this many days (by "
-        "last_seen); 0 keeps them forever. Applied on start.",
-    )
-    dlq_ttl_days: int = Field(
-        default=0,
-        ge=0,
-        description="Delete DLQ rows older than this many days (by received_at); 0 keeps "
-        "them forever. Applied on start.",
-    )
-    webhook_log_ttl_days: int = Field(
-        default=0,
-        ge=0,
-        description="Delete webhook delivery log rows older than this many days (by at); 0 "
-        "keeps them forever. Applied on start.",
-    )
-    retention_sites: dict[str, SiteRetention] = Field(
-        default_factory=dict,
-        description="Retention per site, site id -> {events_days, inactive_profiles_days, "
-        "dlq_days, webhook_log_days} (days, 0: forever; one left out takes the *_ttl_days "
-        'default). JSON, e.g. FOOTFALL_RETENTION_SITES=\'{"shop-eu": {"events_days": 90}}\'.',
-    )
-
-    @field_validator("retention_sites")
-    @classmethod
-    def plain_site_ids(cls, sites: dict[str, SiteRetention]) -> dict[str, SiteRetention]:
-        for site in sites:
-            literal(site)  # a site id a TTL rule can name
-        return sites
-
-    def retention_defaults(self) -> dict[Kind, int]:
-        """The retention of every site not set apart, per kind of data."""
-        return {
-            Kind.events: self.events_ttl_days,
-            Kind.inactive_profiles: self.profile_ttl_days,
-            Kind.dlq: self.dlq_ttl_days,
-            Kind.webhook_log: self.webhook_log_ttl_days,
-        }

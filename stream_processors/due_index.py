@@ -32,6 +32,10 @@ class DueIndex:
         else:
             self.dues[key] = (datetime.fromisoformat(due), due)
 
+    def drop(self, key: str) -> None:
+        """A profile removed from the table (erased, or inactive past its retention)."""
+        self.dues.pop(key, None)
+
     def fill(self, items: Iterable[tuple[str, Any]]) -> None:
         """Every profile of the table (after an assignment or a recovery)."""
         self.dues.clear()

@@ -22,6 +22,7 @@ from faust.types import TableT
 
 from base.config import Topics
 from schemas.privacy import IDENTITY, PROFILES, EraseRequest, parse_privacy, subject
+from stream_processors.due_index import DueIndex
 from stream_processors.erasure import (
     browser_subjects,
     erase_command,
@@ -52,6 +53,7 @@ class WorkerErasure:
     live_identities: LiveCache[BrowserIdentity]
     live_profiles: LiveCache[Any]
     throttle: Throttle
+    dues: DueIndex
     emit: Emit
     flush: Callable[[], Awaitable[None]]
     """Wait until every record sent so far is acknowledged."""
@@ -71,6 +73,18 @@ class WorkerErasure:
             del table[key]
         if keys:
             compact(table, partition)
+
+    async def drop_profiles(self, keys: list[str], partition: int) -> None:
+        """Remove profiles of ``partition`` from everything the worker keeps them in: a
+        tombstone on the compacted ``profiles`` topic (the webhook dispatcher forgets them
+        too), the table and its changelog, the live cache, the throttle and the timers."""
+        for key in keys:
+            await self.emit(self.topics.profiles, key.encode(), None, None)
+        await self.remove(self.profiles, keys, partition)
+        for key in keys:
+            self.live_profiles.entries.pop(key, None)
+            self.throttle.held.pop(key, None)
+            self.dues.drop(key)
 
     async def fan_out(self, raw: bytes) -> None:
         """A request of the privacy topic becomes a command on every events partition."""
@@ -140,12 +154,7 @@ class WorkerErasure:
         keys = profile_keys(
             list(self.profiles.keys()), message.site_id, subjects, partition, self.partitions
         )
-        for key in keys:
-            await self.emit(self.topics.profiles, key.encode(), None, None)
-        await self.remove(self.profiles, keys, partition)
-        for key in keys:
-            self.live_profiles.entries.pop(key, None)
-            self.throttle.held.pop(key, None)
+        await self.drop_profiles(keys, partition)
         for erased in sorted(subjects):
             self.erased_profiles[erased] = message.request_id
         done = report(

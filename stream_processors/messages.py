@@ -1,9 +1,10 @@
 """The typed messages of the re-keyed topic, and the one error that marks a bad one. Pure.
 
-Every message on ``events.identified`` is one of five kinds, keyed by site + profile id:
+Every message on ``events.identified`` is one of six kinds, keyed by site + profile id:
 ``event`` (fold an event in), ``tick`` (fire the timers due by ``now``), ``merge`` (hand an
-anonymous profile over to its customer), ``absorb`` (fold a handed-over profile in), and
-``erase`` (sent to a partition, not a key: remove the erased customer's profiles there). A
+anonymous profile over to its customer), ``absorb`` (fold a handed-over profile in), and two
+sent to a partition, not a key: ``erase`` (remove the erased customer's profiles there) and
+``expire`` (remove the listed profiles still inactive past their site's retention). A
 message is parsed once, here; anything that does not parse is an :class:`InvalidMessage`, the
 only way a message reaches the dead-letter topic (besides a pure step raising on its data).
 """
@@ -68,13 +69,23 @@ class EraseMessage(BaseModel):
     from_part: int
 
 
+class ExpireMessage(BaseModel):
+    """Remove the listed profiles of this partition still inactive at ``now`` (expiry.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: Literal["expire"]
+    keys: list[str]
+    now: datetime
+
+
 Message = Annotated[
     EventMessage | TickMessage | MergeMessage | AbsorbMessage, Field(discriminator="kind")
 ]
 """A message of one profile, for the profile step."""
 MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
 Identified = Annotated[
-    EventMessage | TickMessage | MergeMessage | AbsorbMessage | EraseMessage,
+    EventMessage | TickMessage | MergeMessage | AbsorbMessage | EraseMessage | ExpireMessage,
     Field(discriminator="kind"),
 ]
 """Any message of the re-keyed topic."""

@@ -7,13 +7,14 @@ from pathlib import Path
 from pydantic import Field
 
 from base.config import BrokerKind, FootfallSettings
+from base.retention import RetentionSettings
 from stream_processors.journey import JourneyRules
 from stream_processors.money import load_money
 from stream_processors.rules import ProfileRules
 from stream_processors.segments import DEFAULT_CONFIG
 
 
-class WorkerSettings(FootfallSettings):
+class WorkerSettings(FootfallSettings, RetentionSettings):
     app_id: str = "footfall-worker"
     group_fields = ("app_id",)
     data_dir: Path = Path(".footfall/worker")
@@ -81,6 +82,13 @@ class WorkerSettings(FootfallSettings):
         default=None,
         description="Base currency per site and conversion rates (TOML, see "
         "deploy/money.example.toml). Unset: every site is in EUR and nothing is converted.",
+    )
+
+    expiry_scan_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the worker looks for live profiles inactive past their site's "
+        "profile retention (profile_ttl_days, retention_sites) to remove them.",
     )
 
     def profile_rules(self) -> ProfileRules:

@@ -21,13 +21,15 @@ from mode.utils.times import want_seconds
 from pydantic import ValidationError
 
 from base.config import BrokerKind
+from base.retention import Kind
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
 from schemas.profile import Profile
 from stream_processors.batch import PendingProfiles
 from stream_processors.continuity import Continuity
 from stream_processors.due_index import DueIndex
 from stream_processors.erasing import WorkerErasure, command_body
-from stream_processors.erasure import is_erase
+from stream_processors.erasure import is_erase, partition_of
+from stream_processors.expiry import expire_messages, inactive_keys
 from stream_processors.figures import figure_values, snapshot, stored
 from stream_processors.identity import (
     BrowserIdentity,
@@ -43,7 +45,9 @@ from stream_processors.live import LiveCache
 from stream_processors.messages import (
     EraseMessage,
     EventMessage,
+    ExpireMessage,
     InvalidMessage,
+    TickMessage,
     parse_identified,
     reason_of,
     tick_message,
@@ -173,6 +177,7 @@ class Worker:
         self.continuity = Continuity()  # messages the consumer skipped are read again
         self.dlq_limit = DlqLimit(settings.dlq_max_consecutive, settings.dlq_max_ratio)
         self.throttle = Throttle(settings.snapshot_interval_s)
+        self.dues = DueIndex()  # the table's due times, filled once per assignment
         self.erasure = WorkerErasure(
             self.topics,
             partitions,
@@ -183,11 +188,11 @@ class Worker:
             self.live_identities,
             self.live_profiles,
             self.throttle,
+            self.dues,
             self.emit_to,
             self.flush,
         )
         self.ticked: dict[str, str] = {}  # due times asked for; the due times live in the table
-        self.dues = DueIndex()  # the table's due times, filled once per assignment
         # Sweeps for unpublished final states after start-up and each rebalance: a few,
         # spaced, because tables of newly assigned partitions may still be recovering.
         self.sweeps: list[float] = [time.monotonic() + delay for delay in SWEEP_DELAYS_S]
@@ -198,6 +203,7 @@ class Worker:
         privacy_topic = app.topic(self.topics.privacy, partitions=partitions)
         app.agent(privacy_topic, name="fan_out_erasures")(self.fan_out_erasures)
         app.timer(settings.timer_interval_s, name="scan_timers")(self.scan_timers)
+        app.timer(settings.expiry_scan_s, name="expire_inactive")(self.expire_inactive)
         snapshot_every = max(0.2, settings.snapshot_interval_s / 2)
         app.timer(snapshot_every, name="flush_snapshots")(self.flush_snapshots)
         app.on_partitions_revoked.connect(self.on_partitions_moved)  # type: ignore[arg-type]
@@ -346,16 +352,20 @@ class Worker:
         raw: bytes = record.value
         try:
             message = parse_identified(raw)
-            if isinstance(message, EraseMessage):
-                await self.write_batch(pending)  # the erasure sees every state of the batch
-                await self.erasure.profiles_part(message, record.message.partition)
+            if isinstance(message, EraseMessage | ExpireMessage):
+                await self.write_batch(pending)  # the removal sees every state of the batch
+                if isinstance(message, EraseMessage):
+                    await self.erasure.profiles_part(message, record.message.partition)
+                else:
+                    await self.expire(message, record.message.partition)
                 return
             if self.erasure.is_erased_profile(message.site_id, message.profile_id):
                 return  # in flight when its customer was erased: dropped
             key = table_key(message.site_id, message.profile_id)
-            before = pending.latest(key) or self.profile_at(
-                key, message.site_id, message.profile_id
-            )
+            latest = pending.latest(key)
+            if isinstance(message, TickMessage) and latest is None and key not in self.profiles:
+                return  # asked for before its profile was removed: nothing to fire
+            before = latest or self.profile_at(key, message.site_id, message.profile_id)
             outcome = step(before, message, self.config, now(), time.time())
         except Exception as exc:  # sorted into poison and bugs
             await self.rejected(raw, exc, "profile")
@@ -372,6 +382,22 @@ class Worker:
             after = outcome.after
             if after.published_version < after.version:
                 self.throttle.held.setdefault(key, time.monotonic())
+
+    def inactive_days(self, site_id: str) -> int:
+        return self.settings.days(Kind.inactive_profiles, site_id)
+
+    async def expire(self, message: ExpireMessage, partition: int) -> None:
+        """Remove the listed profiles of this partition that are still inactive."""
+        parts = self.settings.partitions
+        listed = [k for k in message.keys if partition_of(k.encode(), parts) == partition]
+        found = [(key, self.profiles.get(key)) for key in listed]
+        gone = inactive_keys(found, message.now, self.inactive_days)
+        await self.erasure.drop_profiles(gone, partition)
+        for key in gone:
+            self.ticked.pop(key, None)
+            self.published_here.pop(key, None)
+        if gone:
+            log.info("partition %d: %d inactive profiles removed", partition, len(gone))
 
     async def fan_out_erasures(self, stream: faust.StreamT[bytes]) -> None:
         async for raw in stream:
@@ -441,6 +467,16 @@ class Worker:
             site_id, _, profile_id = key.partition(":")
             tick = tick_message(site_id, profile_id, at)
             await self.emit(self.topics.identified, key.encode(), tick)
+
+    async def expire_inactive(self) -> None:
+        """Ask the owning agent of each partition to remove the profiles inactive past their
+        site's retention (the stored rows go by the sink's TTL)."""
+        if not self.settled() or not self.settings.ends(Kind.inactive_profiles):
+            return
+        at = now() + timedelta(seconds=self.settings.clock_offset_s)
+        keys = inactive_keys(self.profiles.items(), at, self.inactive_days)
+        for partition, message in expire_messages(keys, at, self.settings.partitions):
+            await self.emit_to(self.topics.identified, b"expire", message, partition)
 
     async def flush_snapshots(self) -> None:
         """Publish held-back snapshots whose interval has passed (the final state too)."""

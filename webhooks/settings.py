@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 
 from base.config import DEFAULT_ADMIN_TOKEN, FootfallSettings
-from schemas.personal import key_of
+from schemas.personal import PersonalKeys
 
 
 class DeliveryPolicy(BaseModel):
@@ -50,7 +50,7 @@ class DeliveryPolicy(BaseModel):
     commit_interval_s: float = Field(default=1.0, gt=0)
 
 
-class WebhookSettings(FootfallSettings):
+class WebhookSettings(FootfallSettings, PersonalKeys):
     host: str = "127.0.0.1"
     port: int = 8125
     admin_token: str = DEFAULT_ADMIN_TOKEN
@@ -62,15 +62,6 @@ class WebhookSettings(FootfallSettings):
         default=50, ge=1, description="Longest wait of a fetch: bounds the added latency."
     )
     webhooks: DeliveryPolicy = DeliveryPolicy()
-    personal_keys: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description="Site id -> the secret its personal traits were sealed with by the "
-        "collector (FOOTFALL_PERSONAL_KEYS, the same value): opened for subscriptions that "
-        "ask for personal traits.",
-    )
-
-    def personal_key(self, site_id: str) -> bytes | None:
-        return key_of(self.personal_keys, site_id)
 
     @property
     def retry_group_id(self) -> str:

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,12 @@ def receiver() -> Iterator[Receiver]:
 def stack(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[Stack]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FOOTFALL_WEBHOOKS__ALLOW_NETWORKS", '["127.0.0.0/8"]')
+        # The demo site lets go of customers inactive for a year (the histories here are
+        # two months old), looked for every 2 s.
+        patch.setenv(
+            "FOOTFALL_RETENTION_SITES", json.dumps({"demo": {"inactive_profiles_days": 365}})
+        )
+        patch.setenv("FOOTFALL_EXPIRY_SCAN_S", "2")
         with Stack(stack_settings_for(tmp_path_factory.mktemp("erasure"))) as running:
             running.start()
             subscription = {
@@ -390,3 +397,46 @@ def test_a_kill_9_in_the_middle_of_an_erasure_still_ends_in_done(
         )
         == 0
     )
+
+
+@pytest.mark.timeout(180)
+def test_a_customer_inactive_past_the_sites_retention_leaves_the_worker(
+    stack: Stack, sql: SqlClient
+) -> None:
+    gone, kept = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("gone", "kept"))
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    old = [
+        event(gone, n) | {"occurred_at": (long_ago + timedelta(minutes=n)).isoformat()}
+        for n in range(3)
+    ]
+    send(stack, [*old, *(event(kept, n) for n in range(3))])
+    key = f"demo:anon-{gone}".encode()
+    profiles_topic = stack.settings.topics.profiles
+
+    def profiles_records() -> list[tuple[bytes, bytes | None]]:
+        read = asyncio.run(read_topics(stack.settings.bootstrap, [profiles_topic]))
+        return [(k, v) for k, v in read[profiles_topic] if k == key]
+
+    # Only the removal of an inactive profile writes its tombstone (an erasure would too,
+    # and none is asked for here).
+    wait_for(lambda: None in [v for _, v in profiles_records()], 90, "a tombstone")
+    assert latest_values(profiles_records())[key] is None
+    worker = stack.settings.worker_url
+    assert httpx.get(f"{worker}/profiles/demo/anon-{gone}", timeout=10).status_code == 404
+    alive = httpx.get(f"{worker}/profiles/demo/anon-{kept}", timeout=10)
+    assert alive.status_code == 200, alive.text
+    assert alive.json()["event_count"] == 3, alive.text
+    names = changelogs(stack, asyncio.run(topic_names(stack.settings.bootstrap)))
+    tables = asyncio.run(read_topics(stack.settings.bootstrap, names))
+    table = next(
+        records for name, records in tables.items() if name.endswith("-profiles-changelog")
+    )
+    in_changelog = latest_values(table)
+    assert json.dumps(key.decode()).encode() in in_changelog  # it was stored, then removed
+    assert in_changelog[json.dumps(key.decode()).encode()] is None
+    # Raw events have a retention of their own (none here): the visit itself is still counted.
+    wait_for(lambda: stored_browser(sql, gone) == 3, 60, "the events in SQL")
+
+
+def stored_browser(sql: SqlClient, browser: str) -> int:
+    return count(sql, "SELECT count() AS n FROM events WHERE anonymous_id = {b:String}", b=browser)

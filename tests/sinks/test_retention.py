@@ -6,7 +6,8 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from pydantic import ValidationError
 
-from sinks.retention import Kind, SiteRetention, apply_retention, ttl_rules
+from base.retention import Kind, SiteRetention
+from sinks.retention import apply_retention, ttl_rules
 from sinks.settings import SinkSettings
 from tests.sinks.scratch import scratch_database
 

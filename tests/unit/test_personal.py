@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,8 +11,10 @@ from schemas.personal import (
     PersonalDataError,
     Scalar,
     hashed,
+    opened_everywhere,
     protect,
     reveal,
+    sealed_count,
     site_key,
 )
 from webhooks.summary import revealed, summarize, without_personal
@@ -44,6 +47,30 @@ def test_a_sealed_trait_does_not_open_for_another_key_or_site() -> None:
     with pytest.raises(PersonalDataError):
         reveal(stored, KEY, "another-shop")
     assert reveal(stored, None, "shop") == {}  # no key: nothing a receiver cannot read
+
+
+@given(st.dictionaries(st.sampled_from(["email", "phone", "name", "plan"]), scalars, min_size=1))
+def test_an_export_shows_sealed_traits_opened_wherever_they_are_held(
+    traits: dict[str, Scalar],
+) -> None:
+    stored = protect(traits, "encrypt", KEY, "shop")
+    as_text = orjson.dumps({"traits": stored}).decode()
+    document = {
+        "clickhouse": {"events": [{"properties": as_text, "page": "https://shop/site1:e1:x"}]},
+        "worker": {"profile": {"traits": stored, "key": "site1:e1:abc"}},
+    }
+    personal = len({"email", "phone", "name"} & set(traits))
+    assert sealed_count(document) == 2 * personal
+    opened = opened_everywhere(document, KEY, "shop")
+    assert isinstance(opened, dict)
+    assert opened["worker"]["profile"] == {"traits": traits, "key": "site1:e1:abc"}
+    row = opened["clickhouse"]["events"][0]
+    assert orjson.loads(row["properties"]) == {"traits": traits}
+    assert row["page"] == "https://shop/site1:e1:x"
+    assert sealed_count(opened) == 0
+    if personal:
+        with pytest.raises(PersonalDataError):
+            opened_everywhere(document, OTHER, "shop")
 
 
 def test_hashes_are_stable_normalized_and_keyed() -> None:

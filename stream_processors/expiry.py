@@ -1,0 +1,62 @@
+"""Profiles of inactive customers leave the worker when their site's retention ends. Pure.
+
+The sink's TTL deletes the stored rows of a customer not seen for ``profile_ttl_days``; the
+worker's live profile (its RocksDB table and changelog) and the compacted ``profiles`` topic
+would keep them for good. A scan on a timer lists the profiles whose ``last_seen`` is older
+than their site's retention and sends, per partition of ``events.identified``, an ``expire``
+message with their keys: tables change only inside the agent that reads a key's partition.
+That agent checks each profile again (an event may have come since the scan) and removes the
+ones still inactive, with a tombstone in the changelog and on the ``profiles`` topic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from stream_processors.erasure import partition_of
+
+CHUNK = 500
+"""Keys one expire message carries at most: its removal is one flush and one compaction."""
+
+
+def site_of(key: str) -> str:
+    """The site of a table key (``site:profile``)."""
+    return key.partition(":")[0]
+
+
+def inactive(value: Mapping[str, Any], now: datetime, days: int) -> bool:
+    """A stored profile not seen for more than ``days`` days by ``now`` (0: kept forever)."""
+    seen = value.get("last_seen")
+    if days <= 0 or not isinstance(seen, str):
+        return False
+    return datetime.fromisoformat(seen) + timedelta(days=days) < now
+
+
+def inactive_keys(
+    items: Iterable[tuple[str, Any]], now: datetime, days_of: Callable[[str], int]
+) -> list[str]:
+    """The keys of the stored profiles ``days_of`` their site says to let go of by ``now``."""
+    return [
+        key
+        for key, value in items
+        if isinstance(value, Mapping) and inactive(value, now, days_of(site_of(key)))
+    ]
+
+
+def expire_messages(
+    keys: Iterable[str], now: datetime, partitions: int, chunk: int = CHUNK
+) -> list[tuple[int, bytes]]:
+    """The expire messages for ``keys``, each with the partition it must be sent to."""
+    by_partition: dict[int, list[str]] = defaultdict(list)
+    for key in keys:
+        by_partition[partition_of(key.encode(), partitions)].append(key)
+    return [
+        (partition, orjson.dumps({"kind": "expire", "keys": part, "now": now.isoformat()}))
+        for partition, found in sorted(by_partition.items())
+        for part in (found[i : i + chunk] for i in range(0, len(found), chunk))
+    ]
