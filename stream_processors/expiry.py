@@ -7,6 +7,12 @@ than their site's retention and sends, per partition of ``events.identified``, a
 message with their keys: tables change only inside the agent that reads a key's partition.
 That agent checks each profile again (an event may have come since the scan) and removes the
 ones still inactive, with a tombstone in the changelog and on the ``profiles`` topic.
+
+The links of browsers to a removed customer go too: the profile agent sends a
+``forget_customers`` command to every partition of the events topic, whose identity agent
+takes those links out of each browser's history (a browser left with none is removed). A
+browser linked to such a customer has been as inactive as they have: its events would have
+reached their profile.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from typing import Any
 import orjson
 
 from stream_processors.erasure import partition_of
+
+FORGET_COMMAND = "forget_customers"
 
 CHUNK = 500
 """Keys one expire message carries at most: its removal is one flush and one compaction."""
@@ -60,3 +68,42 @@ def expire_messages(
         for partition, found in sorted(by_partition.items())
         for part in (found[i : i + chunk] for i in range(0, len(found), chunk))
     ]
+
+
+def forget_command(customers: Iterable[tuple[str, str]]) -> bytes:
+    """The command, for every partition of the events topic, that forgets the links of
+    browsers to these (site, customer id) pairs."""
+    return orjson.dumps({"command": FORGET_COMMAND, "customers": sorted(customers)})
+
+
+def is_forget(body: Mapping[str, Any]) -> bool:
+    return body.get("command") == FORGET_COMMAND
+
+
+def forgotten_customers(body: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The (site, customer id) pairs of a ``forget_customers`` command."""
+    pairs = body.get("customers")
+    if not isinstance(pairs, list):
+        raise ValueError("a forget_customers command without its customers")
+    return {(str(site), str(customer)) for site, customer in pairs}
+
+
+def forget_links(
+    entries: Iterable[tuple[str, Any]],
+    customers: set[tuple[str, str]],
+    partition: int,
+    partitions: int,
+) -> dict[str, dict[str, Any] | None]:
+    """The identity entries of ``partition`` with links to ``customers``, as they become: the
+    other links kept, or None when no link is left (the entry goes)."""
+    changed: dict[str, dict[str, Any] | None] = {}
+    for key, value in entries:
+        if not isinstance(value, Mapping) or partition_of(key.encode(), partitions) != partition:
+            continue
+        links = value.get("links") or []
+        site = site_of(key)
+        kept = [link for link in links if (site, str(link.get("customer"))) not in customers]
+        if len(kept) == len(links):
+            continue
+        changed[key] = {**value, "links": kept} if kept else None
+    return changed

@@ -23,13 +23,22 @@ from pydantic import ValidationError
 from base.config import BrokerKind
 from base.retention import Kind
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
+from schemas.privacy import ANONYMOUS_PREFIX
 from schemas.profile import Profile
 from stream_processors.batch import PendingProfiles
 from stream_processors.continuity import Continuity
 from stream_processors.due_index import DueIndex
 from stream_processors.erasing import WorkerErasure, command_body
 from stream_processors.erasure import is_erase, partition_of
-from stream_processors.expiry import expire_messages, inactive_keys
+from stream_processors.expiry import (
+    expire_messages,
+    forget_command,
+    forget_links,
+    forgotten_customers,
+    inactive_keys,
+    is_forget,
+    site_of,
+)
 from stream_processors.figures import figure_values, snapshot, stored
 from stream_processors.identity import (
     BrowserIdentity,
@@ -309,11 +318,32 @@ class Worker:
         if is_erase(body):
             await self.erasure.identity_part(body, partition)
             return
+        if is_forget(body):
+            await self.forget_customers(body, partition)
+            return
         try:
             browser = table_key(body["site_id"], body["anonymous_id"])
         except KeyError as exc:
             raise InvalidMessage(f"a command without {exc}") from exc
         self.store_identity(browser, undo_link(self.browser_identity(browser), offset, now()))
+
+    async def forget_customers(self, body: dict[str, Any], partition: int) -> None:
+        """Take the links to customers removed for inactivity out of this partition's
+        browsers (those left with none are removed, tombstones first)."""
+        try:
+            customers = forgotten_customers(body)
+        except (ValueError, TypeError) as exc:
+            raise InvalidMessage(f"a bad forget_customers command: {exc}") from exc
+        changes = forget_links(
+            self.identity.items(), customers, partition, self.settings.partitions
+        )
+        for key, value in changes.items():
+            if value is not None:
+                self.store_identity(key, BrowserIdentity.model_validate(value))
+        gone = [key for key, value in changes.items() if value is None]
+        await self.erasure.remove(self.identity, gone, partition)
+        for key in gone:
+            self.live_identities.entries.pop(key, None)
 
     def route(self, event: Envelope, raw: bytes, source: tuple[int, int]) -> list[Routed]:
         """Route the event (its browser's links stored); the messages to send for it."""
@@ -396,6 +426,12 @@ class Worker:
         for key in gone:
             self.ticked.pop(key, None)
             self.published_here.pop(key, None)
+        customers = [(site_of(k), k.split(":", 1)[1]) for k in gone]
+        customers = [(site, c) for site, c in customers if not c.startswith(ANONYMOUS_PREFIX)]
+        if customers:
+            command = forget_command(customers)
+            for target in range(parts):
+                await self.emit_to(self.topics.events, b"expire", command, target)
         if gone:
             log.info("partition %d: %d inactive profiles removed", partition, len(gone))
 

@@ -403,39 +403,46 @@ def test_a_kill_9_in_the_middle_of_an_erasure_still_ends_in_done(
 def test_a_customer_inactive_past_the_sites_retention_leaves_the_worker(
     stack: Stack, sql: SqlClient
 ) -> None:
-    gone, kept = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("gone", "kept"))
+    browser, kept = (f"{name}-{uuid.uuid4().hex[:8]}" for name in ("gone", "kept"))
+    customer = f"c-{browser}"
     long_ago = datetime.now(UTC) - timedelta(days=400)
-    old = [
-        event(gone, n) | {"occurred_at": (long_ago + timedelta(minutes=n)).isoformat()}
-        for n in range(3)
-    ]
+    old = [event(browser, n) for n in range(3)]
+    old.append(event(browser, 4, "identify", customer_id=customer))
+    old.append(event(browser, 5))
+    for n, item in enumerate(old):
+        item["occurred_at"] = (long_ago + timedelta(minutes=n)).isoformat()
     send(stack, [*old, *(event(kept, n) for n in range(3))])
-    key = f"demo:anon-{gone}".encode()
+    key = f"demo:{customer}".encode()
     profiles_topic = stack.settings.topics.profiles
 
     def profiles_records() -> list[tuple[bytes, bytes | None]]:
         read = asyncio.run(read_topics(stack.settings.bootstrap, [profiles_topic]))
         return [(k, v) for k, v in read[profiles_topic] if k == key]
 
+    def links() -> list[Any]:
+        url = f"{stack.settings.worker_url}/identity/demo/{browser}"
+        return list(httpx.get(url, timeout=10).json()["links"])
+
     # Only the removal of an inactive profile writes its tombstone (an erasure would too,
     # and none is asked for here).
     wait_for(lambda: None in [v for _, v in profiles_records()], 90, "a tombstone")
     assert latest_values(profiles_records())[key] is None
     worker = stack.settings.worker_url
-    assert httpx.get(f"{worker}/profiles/demo/anon-{gone}", timeout=10).status_code == 404
+    assert httpx.get(f"{worker}/profiles/demo/{customer}", timeout=10).status_code == 404
     alive = httpx.get(f"{worker}/profiles/demo/anon-{kept}", timeout=10)
     assert alive.status_code == 200, alive.text
     assert alive.json()["event_count"] == 3, alive.text
+    wait_for(lambda: links() == [], 30, "the browser's link to the customer forgotten")
     names = changelogs(stack, asyncio.run(topic_names(stack.settings.bootstrap)))
     tables = asyncio.run(read_topics(stack.settings.bootstrap, names))
-    table = next(
-        records for name, records in tables.items() if name.endswith("-profiles-changelog")
-    )
-    in_changelog = latest_values(table)
-    assert json.dumps(key.decode()).encode() in in_changelog  # it was stored, then removed
-    assert in_changelog[json.dumps(key.decode()).encode()] is None
-    # Raw events have a retention of their own (none here): the visit itself is still counted.
-    wait_for(lambda: stored_browser(sql, gone) == 3, 60, "the events in SQL")
+    for table in ("profiles", "identity"):
+        rows = next(rows for name, rows in tables.items() if name.endswith(f"-{table}-changelog"))
+        latest = latest_values(rows)
+        stored_key = json.dumps(f"demo:{customer if table == 'profiles' else browser}").encode()
+        assert stored_key in latest, table  # it was stored, then removed
+        assert latest[stored_key] is None, table
+    # Raw events have a retention of their own (none here): the visits are still counted.
+    wait_for(lambda: stored_browser(sql, browser) == len(old), 60, "the events in SQL")
 
 
 def stored_browser(sql: SqlClient, browser: str) -> int:

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from base.retention import Kind, RetentionSettings, SiteRetention
 from stream_processors.erasure import partition_of
-from stream_processors.expiry import expire_messages, inactive, inactive_keys
+from stream_processors.expiry import (
+    expire_messages,
+    forget_command,
+    forget_links,
+    forgotten_customers,
+    inactive,
+    inactive_keys,
+    is_forget,
+)
 from stream_processors.messages import ExpireMessage, parse_identified
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -76,3 +84,21 @@ def test_every_key_is_asked_of_its_own_partition_once(
         asked += message.keys
     assert sorted(asked) == sorted(keys)
     assert orjson.loads(messages[0][1])["kind"] == "expire" if messages else True
+
+
+def test_the_links_to_removed_customers_are_forgotten_and_the_others_kept() -> None:
+    def link(customer: str) -> dict[str, str]:
+        return {"customer": customer, "since": "1", "at": NOW.isoformat(), "event_id": "e"}
+
+    entries = [
+        ("s:only-gone", {"links": [link("gone")], "offset": 9}),
+        ("s:moved-on", {"links": [link("gone"), link("active")]}),
+        ("s:active", {"links": [link("active")]}),
+        ("other:same-id-other-site", {"links": [link("gone")]}),
+    ]
+    command = orjson.loads(forget_command([("s", "gone")]))
+    assert is_forget(command)
+    changed = forget_links(entries, forgotten_customers(command), 0, 1)
+    assert changed == {"s:only-gone": None, "s:moved-on": {"links": [link("active")]}}
+    one_partition = forget_links(entries, {("s", "gone")}, 1, 2)
+    assert set(one_partition) == {k for k in changed if partition_of(k.encode(), 2) == 1}
