@@ -124,10 +124,12 @@ def step_config(settings: WorkerSettings, rules: ProfileRules) -> StepConfig:
     segments = load_config(settings.segments_file)
     used = figures_used(segments)
     if not used:
-        return StepConfig(JourneyConfig(settings.journey, segments), rules)
-    # Only the figures the rules read are computed, at every evaluation.
+        return StepConfig(JourneyConfig(settings.journey, segments, rules), rules)
+    # The published figures are computed only when a rule reads one, at every evaluation.
     return StepConfig(
-        JourneyConfig(settings.journey, segments, lambda p, at: figure_values(p, at, used, rules)),
+        JourneyConfig(
+            settings.journey, segments, rules, lambda p, at: figure_values(p, at, used, rules)
+        ),
         rules,
     )
 
