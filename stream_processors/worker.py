@@ -113,7 +113,7 @@ def faust_app(settings: WorkerSettings) -> WorkerApp:
         web_bind=settings.web_host,
         web_enabled=True,
     )
-    app.fetch_max_wait_ms = settings.fetch_max_wait_ms  # before the transport is made
+    app.fetch_max_wait_s = settings.fetch_max_wait_s  # before the transport is made
     app.idempotent_producer = settings.broker_kind is BrokerKind.kafka
     app.gapless_topics = frozenset({settings.topics.events, settings.topics.identified})
     return app
