@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
@@ -236,6 +236,23 @@ class HealthSettings(BaseModel):
     )
 
 
+MS_RENAMED = {"fetch_max_wait_ms": "fetch_max_wait_s", "session_timeout_ms": "session_timeout_s"}
+"""Durations once set in milliseconds (``FOOTFALL_FETCH_MAX_WAIT_MS``, …), now in seconds."""
+
+
+def renamed_durations(values: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """``values`` with a duration given under its former millisecond name (a TOML key or a
+    ``FOOTFALL_*_MS`` variable) in seconds under the current name; the current name wins. Pure.
+    """
+    found = dict(values)
+    variables = {name.upper(): value for name, value in environ.items()}
+    for old, new in MS_RENAMED.items():
+        raw = found.pop(old, variables.get(f"FOOTFALL_{old.upper()}"))
+        if raw is not None and new not in found:
+            found[new] = float(raw) / 1000
+    return found
+
+
 class FootfallSettings(BaseSettings):
     """Base of every process's settings."""
 
@@ -295,9 +312,31 @@ class FootfallSettings(BaseSettings):
     health: HealthSettings = Field(
         default_factory=HealthSettings, description="When a process reports itself not ready."
     )
+    fetch_max_wait_s: float = Field(
+        default=0.1,
+        gt=0,
+        description="Longest wait of a consumer fetch, in every process: bounds the latency "
+        "each hop adds when the broker holds a fetch until the wait is over (the local one "
+        "does). FOOTFALL_FETCH_MAX_WAIT_MS (milliseconds) is still read.",
+    )
+    session_timeout_s: float = Field(
+        default=10.0,
+        ge=1,
+        description="Consumer group session timeout, in every process: a consumer silent this "
+        "long is dropped from its group and its partitions move. FOOTFALL_SESSION_TIMEOUT_MS "
+        "(milliseconds) is still read.",
+    )
 
     group_fields: ClassVar[tuple[str, ...]] = ()
     """Fields naming this process's consumer groups (or Faust app id)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def read_renamed_durations(cls, data: Any) -> Any:
+        """The former millisecond settings keep working (see :func:`renamed_durations`)."""
+        if not isinstance(data, Mapping):
+            return data
+        return renamed_durations(data, os.environ)
 
     @model_validator(mode="after")
     def scope_groups(self) -> FootfallSettings:

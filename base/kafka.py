@@ -202,6 +202,22 @@ def client_options(settings: FootfallSettings) -> dict[str, Any]:
     return options
 
 
+def millis(seconds: float) -> int:
+    """A duration of the settings (seconds) as the Kafka clients take it."""
+    return round(seconds * 1000)
+
+
+def consumer_timing(settings: FootfallSettings) -> dict[str, int]:
+    """The fetch wait and the group session of an aiokafka consumer, from the one setting of
+    each; heartbeats at a fifth of the session (Kafka asks for at most a third)."""
+    session = millis(settings.session_timeout_s)
+    return {
+        "fetch_max_wait_ms": millis(settings.fetch_max_wait_s),
+        "session_timeout_ms": session,
+        "heartbeat_interval_ms": max(session // 5, 500),
+    }
+
+
 def producer_options(settings: FootfallSettings) -> dict[str, Any]:
     """Options for an aiokafka producer that never loses an acknowledged record."""
     return client_options(settings) | {

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from base.sqlclient import QueryError, SqlClient
@@ -98,7 +99,7 @@ def run_query(
     try:
         console.print(render(title, query(client)))
     except QueryError as exc:
-        err.print(f"[red]ClickHouse refused the query:[/red] {exc}")
+        err.print(f"[red]ClickHouse refused the query:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     except (OSError, httpx.HTTPError) as exc:
         err.print(f"[red]No SQL endpoint at {client.url}[/red] ({exc}); start `footfall up`.")
@@ -138,7 +139,7 @@ def check(file: Annotated[Path, typer.Argument(help="Segment config to validate.
     try:
         config = load_config(file)
     except (SegmentConfigError, OSError) as exc:
-        err.print(f"[red]invalid:[/red] {exc}")
+        err.print(f"[red]invalid:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     console.print(f"[green]ok[/green]: {len(config.segments)} segments in {file}")
     for segment in config.segments:

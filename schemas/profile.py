@@ -139,7 +139,6 @@ class Profile(BaseModel):
     order_times: list[datetime] = Field(
         default_factory=list, description="Recent order times, oldest first."
     )
-    coupon_orders: int = 0
     category_views: dict[str, int] = Field(default_factory=dict)
     price_sum: Decimal = Field(default=Decimal(0), description="Viewed and bought prices.")
     price_count: int = 0

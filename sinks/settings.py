@@ -23,9 +23,6 @@ class SinkSettings(FootfallSettings, RetentionSettings):
         ge=1,
         description="Most rows one insert gathers while the previous one is being stored.",
     )
-    fetch_max_wait_ms: int = Field(
-        default=100, ge=1, description="Longest wait of a fetch: bounds the latency it adds."
-    )
     dedup_window_keys: int = Field(
         default=2_000_000,
         ge=2,

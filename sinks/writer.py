@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from base.kafka import REQUEST_ID_HEADER, client_options, ensure_topics
+from base.kafka import REQUEST_ID_HEADER, client_options, consumer_timing, ensure_topics
 from sinks.clickhouse import TRANSIENT_ERRORS, Store, insert_rows
 from sinks.metrics import SinkMetrics
 from sinks.privacy import SinkErasure
@@ -140,9 +140,7 @@ class ClickHouseWriter:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.settings.batch_max_rows,
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
+            **consumer_timing(self.settings),
         )
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from decimal import Decimal
 from itertools import pairwise
 from statistics import median
 from typing import Any
 
 import orjson
 
-from schemas.profile import Profile, ProfileFigures, RfmBands
+from schemas.profile import Profile, ProfileFigures
 from stream_processors.profile import day_number
 from stream_processors.rules import DECAY_EPOCH, DEFAULT_RULES, ProfileRules
+from stream_processors.scores import (
+    average_order_value,
+    coupon_share,
+    days_since_last_order,
+    mean_rating,
+    price_tier,
+    rfm,
+)
 
 FAVOURITES = 3
-
-
-def score_up(value: float, bands: RfmBands) -> int:
-    """1 at or under the first cut point, 5 above the last."""
-    return 1 + sum(1 for cut in bands if value > cut)
-
-
-def score_down(value: float | None, bands: RfmBands) -> int:
-    """5 at or under the first cut point (recent), 1 above the last or when unknown."""
-    if value is None:
-        return 1
-    return 5 - sum(1 for cut in bands if value > cut)
 
 
 def days_between(a: datetime, b: datetime) -> float:
@@ -45,17 +40,6 @@ def preferred(counts: dict[str, int]) -> int | None:
     return int(min(counts.items(), key=lambda kv: (-kv[1], int(kv[0])))[0])
 
 
-def price_tier(profile: Profile, rules: ProfileRules) -> Any:
-    if not profile.price_ratio_count:
-        return None
-    ratio = profile.price_ratio_sum / profile.price_ratio_count
-    if ratio < rules.budget_below:
-        return "budget"
-    if ratio > rules.premium_above:
-        return "premium"
-    return "mid"
-
-
 def rolling(profile: Profile, now: datetime, slot: int, days: int) -> int:
     today = day_number(now)
     return sum(v[slot] for d, v in profile.days.items() if today - days < int(d) <= today)
@@ -69,33 +53,29 @@ def figures(profile: Profile, now: datetime, rules: ProfileRules = DEFAULT_RULES
     mean_gap = None
     if orders > 1 and profile.first_order_at and profile.last_order_at:
         mean_gap = days_between(profile.first_order_at, profile.last_order_at) / (orders - 1)
-    since_last = days_between(profile.last_order_at, now) if profile.last_order_at else None
     lifetime_days = days_between(profile.first_seen, now) if profile.first_seen else 0.0
     net = profile.revenue
-    priced = orders - profile.unconverted_orders  # orders in a currency without a rate: apart
-    recency = score_down(since_last, rules.recency_bands_days)
-    frequency = score_up(orders, rules.frequency_bands)
-    monetary = score_up(float(net), rules.monetary_bands)
+    scores = rfm(profile, now, rules)
     decay = math.pow(2.0, -days_between(DECAY_EPOCH, now) / rules.half_life_days)
     return ProfileFigures(
         as_of=now,
-        average_order_value=(net / priced).quantize(Decimal("0.01")) if priced else Decimal(0),
+        average_order_value=average_order_value(profile),
         net_revenue=net,
         purchase_frequency_per_30d=round(orders * 30 / max(lifetime_days, 1.0), 4),
         mean_days_between_orders=round(mean_gap, 4) if mean_gap is not None else None,
         median_days_between_orders=round(median(gaps), 4) if gaps else None,
-        days_since_last_order=round(since_last, 4) if since_last is not None else None,
-        recency_score=recency if orders else 1,
-        frequency_score=frequency,
-        monetary_score=monetary,
-        rfm=f"{recency if orders else 1}{frequency}{monetary}",
+        days_since_last_order=days_since_last_order(profile, now),
+        recency_score=scores.recency,
+        frequency_score=scores.frequency,
+        monetary_score=scores.monetary,
+        rfm=scores.code,
         favourite_categories=favourites({k: v * decay for k, v in profile.category_scores.items()}),
         favourite_brands=favourites({k: v * decay for k, v in profile.brand_scores.items()}),
         price_tier=price_tier(profile, rules),
-        coupon_share=round(profile.discount_orders / orders, 4) if orders else 0.0,
+        coupon_share=coupon_share(profile),
         preferred_hour=preferred(profile.order_hours),
         preferred_weekday=preferred(profile.order_weekdays),
-        mean_rating=round(profile.rating_sum / profile.ratings, 4) if profile.ratings else None,
+        mean_rating=mean_rating(profile),
         views_7d=rolling(profile, now, 0, 7),
         views_30d=rolling(profile, now, 0, 30),
         views_90d=rolling(profile, now, 0, 90),
@@ -108,24 +88,14 @@ def figures(profile: Profile, now: datetime, rules: ProfileRules = DEFAULT_RULES
     )
 
 
-CHEAP_FIGURES = frozenset({"price_tier", "coupon_share"})
-
-
 def figure_values(
     profile: Profile, now: datetime, names: frozenset[str], rules: ProfileRules = DEFAULT_RULES
 ) -> dict[str, Any]:
-    """The figures named ``names`` as of ``now``, with the values :func:`figures` gives them;
-    the two that segment rules read most are computed alone, without the whole set."""
+    """The figures named ``names`` as of ``now`` (none computed when no name is asked for)."""
     if not names:
         return {}
-    if not names <= CHEAP_FIGURES:
-        return figures(profile, now, rules).model_dump()
-    orders = profile.orders
-    cheap = {
-        "price_tier": price_tier(profile, rules),
-        "coupon_share": round(profile.discount_orders / orders, 4) if orders else 0.0,
-    }
-    return {name: cheap[name] for name in names}
+    values = figures(profile, now, rules).model_dump()
+    return {name: values[name] for name in names}
 
 
 STORE_ONLY = frozenset(

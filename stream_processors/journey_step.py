@@ -19,6 +19,8 @@ from typing import Any
 from schemas.profile import Profile, StageTransition
 from schemas.segments import SegmentChange
 from stream_processors.journey import JourneyRules, advance, fire_timers
+from stream_processors.rules import DEFAULT_RULES, ProfileRules
+from stream_processors.scores import recency_changes
 from stream_processors.segments import SegmentConfig, load_config, update_segments
 
 SEGMENT_TIMER = "timer:segments"
@@ -33,10 +35,12 @@ def no_figures(profile: Profile, at: datetime) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class JourneyConfig:
-    """The stage thresholds, the segment rules and the figures segments may use."""
+    """The stage thresholds, the segment rules, the profile rules (the RFM bands and price
+    tier cut points, shared with the published figures) and the figures segments may use."""
 
     rules: JourneyRules = field(default_factory=JourneyRules)
     segments: SegmentConfig = field(default_factory=load_config)
+    profile_rules: ProfileRules = field(default_factory=lambda: DEFAULT_RULES)
     figures: Figures = no_figures
 
 
@@ -72,7 +76,13 @@ def segments_at(
 ) -> tuple[Profile, list[SegmentChange]]:
     """Segments as of ``at``, and when time alone may change them next."""
     profile, changes = update_segments(
-        profile, at, cause, event_id, config.segments, config.figures(profile, at)
+        profile,
+        at,
+        cause,
+        event_id,
+        config.segments,
+        config.profile_rules,
+        config.figures(profile, at),
     )
     check = next_segment_check(profile, at, config)
     if check != profile.segments_due_at:
@@ -82,13 +92,12 @@ def segments_at(
 
 def next_segment_check(profile: Profile, at: datetime, config: JourneyConfig) -> datetime | None:
     """The first moment after ``at`` when a time-based figure crosses a threshold: a cart add
-    leaving the last 24 hours, or the last order ageing past a recency band edge."""
+    leaving the last 24 hours, or the last order ageing past a recency cut point."""
     if profile.merged_into is not None:
         return None
     moments = [t + CART_WINDOW for t in profile.recent_cart_adds]
     if profile.last_order_at is not None:
-        edges = config.segments.bands.recency_days
-        moments += [profile.last_order_at + timedelta(days=d) for d in edges]
+        moments += recency_changes(profile.last_order_at, config.profile_rules.recency_bands_days)
     return min((m for m in moments if m > at), default=None)
 
 

@@ -76,7 +76,6 @@ def merge_profiles(into: Profile, other: Profile, window_days: int = DEFAULT_WIN
             "first_order_at": earliest(into.first_order_at, other.first_order_at),
             "last_order_at": latest(into.last_order_at, other.last_order_at),
             "order_times": sorted(into.order_times + other.order_times)[-ORDER_TIMES_KEPT:],
-            "coupon_orders": into.coupon_orders + other.coupon_orders,
             "discount_orders": into.discount_orders + other.discount_orders,
             "category_views": add_counts(into.category_views, other.category_views),
             "category_scores": add_scores(into.category_scores, other.category_scores),

@@ -310,7 +310,6 @@ def order_changes(profile: Profile, event: OrderPlaced, rules: ProfileRules) -> 
         "first_order_at": earliest(profile.first_order_at, at),
         "last_order_at": latest(profile.last_order_at, at),
         "order_times": keep_sorted(profile.order_times, at, ORDER_TIMES_KEPT),
-        "coupon_orders": profile.coupon_orders + (1 if props.coupon else 0),
         "discount_orders": profile.discount_orders + (1 if props.coupon or props.discount else 0),
         "price_sum": profile.price_sum + sum(known, Decimal(0)),
         "price_count": profile.price_count + len(known),

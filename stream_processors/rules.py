@@ -14,7 +14,9 @@ DECAY_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 class ProfileRules(BaseModel):
-    """How figures are computed; one instance per worker, from its settings."""
+    """How figures are computed; one instance per worker, from its settings
+    (``FOOTFALL_RULES`` as JSON). The RFM bands and price tier cut points are the only ones:
+    the published figures and the segment rules read them alike (:mod:`.scores`)."""
 
     half_life_days: float = Field(default=30.0, gt=0, description="Interest decay half-life.")
     dedup_window_days: int = Field(
@@ -37,8 +39,18 @@ class ProfileRules(BaseModel):
     category_medians: dict[str, Decimal] = Field(
         default_factory=dict, description="Catalogue median price per category."
     )
-    budget_below: float = Field(default=0.8, description="Mean price ratio under → budget.")
-    premium_above: float = Field(default=1.25, description="Mean price ratio over → premium.")
+    budget_below: float = Field(
+        default=0.8, description="Mean price / category median under → budget."
+    )
+    premium_above: float = Field(
+        default=1.25, description="Mean price / category median over → premium."
+    )
+    budget_price_below: float = Field(
+        default=30,
+        description="Without a category median for any item seen: mean price (base currency) "
+        "under → budget.",
+    )
+    premium_price_above: float = Field(default=120, description="… and over → premium.")
     money: MoneyRules = Field(
         default_factory=MoneyRules,
         description="Base currency per site and conversion rates (from FOOTFALL_MONEY_FILE).",

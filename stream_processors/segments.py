@@ -19,10 +19,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from schemas.profile import STAGES, Profile, ProfileFigures
 from schemas.segments import SegmentChange
+from stream_processors.rules import DEFAULT_RULES, ProfileRules
+from stream_processors.scores import (
+    average_order_value,
+    average_price,
+    coupon_share,
+    days_since_last_order,
+    mean_rating,
+    price_tier,
+    rfm,
+)
 
 DEFAULT_CONFIG = Path(__file__).parent / "segments.default.toml"
 
@@ -42,8 +50,11 @@ FEATURES = frozenset(
         "sessions", "stage", "days_since_last_order", "days_since_last_seen", "coupon_share",
         "price_tier", "avg_price", "rfm_r", "rfm_f", "rfm_m", "cart_value", "cart_items",
         "cart_adds_24h", "min_rating", "mean_rating", "reviews", "top_category",
+        "recency_score", "frequency_score", "monetary_score", "rfm",
     }
 )  # fmt: skip
+"""Computed here; the RFM scores, ``price_tier`` and ``coupon_share`` by the definitions the
+published figures use (:mod:`.scores`)."""
 
 
 FIGURE_FEATURES = frozenset(
@@ -51,23 +62,12 @@ FIGURE_FEATURES = frozenset(
     for name, info in ProfileFigures.model_fields.items()
     if name not in FEATURES and info.annotation in (int, float, int | None, float | None, str)
 )
-SHARED_FIGURES = frozenset({"price_tier", "coupon_share"})
 KNOWN = FEATURES | FIGURE_FEATURES
 CHOICES: dict[str, tuple[str, ...]] = {"stage": STAGES, "price_tier": ("budget", "mid", "premium")}
 
 
 class SegmentConfigError(ValueError):
     """A segment rule is invalid; the message names the segment and the condition."""
-
-
-class ScoreBands(BaseModel):
-    """Band edges for the 1-5 RFM scores and the price tiers."""
-
-    recency_days: list[float] = Field(default=[14, 30, 60, 120])
-    frequency_orders: list[float] = Field(default=[1, 2, 3, 5])
-    monetary_revenue: list[float] = Field(default=[50, 150, 400, 1000])
-    budget_below: float = 30
-    premium_from: float = 120
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,17 @@ class Segment:
 @dataclass(frozen=True)
 class SegmentConfig:
     segments: tuple[Segment, ...]
-    bands: ScoreBands
+
+
+BANDS_MOVED = (
+    "the [bands] section is no longer read from a segments file: the RFM bands and price "
+    "tier cut points are the worker's profile rules, shared with the published figures. "
+    "Delete [bands] and set them with FOOTFALL_RULES (JSON), e.g. FOOTFALL_RULES="
+    '\'{"recency_bands_days": [14, 30, 90, 180], "frequency_bands": [1, 2, 4, 8], '
+    '"monetary_bands": [50, 150, 400, 1000], "budget_price_below": 30, '
+    '"premium_price_above": 120}\' (a score rises above each cut point; see the README, '
+    "Segments)"
+)
 
 
 def parse_condition(segment: str, text: str) -> Condition:
@@ -151,6 +161,8 @@ def check_value(segment: str, text: str, feature: str, value: Any) -> None:
 
 
 def parse_config(data: dict[str, Any]) -> SegmentConfig:
+    if "bands" in data:
+        raise SegmentConfigError(BANDS_MOVED)
     segments = []
     names: set[str] = set()
     for index, raw in enumerate(data.get("segments", [])):
@@ -173,16 +185,13 @@ def parse_config(data: dict[str, Any]) -> SegmentConfig:
                 tuple(parse_condition(name, c) for c in raw.get("any", [])),
             )
         )
-    return SegmentConfig(tuple(segments), ScoreBands.model_validate(data.get("bands", {})))
+    return SegmentConfig(tuple(segments))
 
 
 def figures_used(config: SegmentConfig) -> frozenset[str]:
     """The published figures the rules read (empty: the worker need not compute any)."""
     return frozenset(
-        c.feature
-        for s in config.segments
-        for c in (*s.all, *s.any)
-        if c.feature in FIGURE_FEATURES or c.feature in SHARED_FIGURES
+        c.feature for s in config.segments for c in (*s.all, *s.any) if c.feature in FIGURE_FEATURES
     )
 
 
@@ -191,71 +200,61 @@ def load_config(path: Path = DEFAULT_CONFIG) -> SegmentConfig:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise SegmentConfigError(f"{path}: {exc}") from None
+    if "bands" in data:
+        raise SegmentConfigError(f"{path}: {BANDS_MOVED}")
     return parse_config(data)
-
-
-def band_score(value: float, edges: list[float], higher_is_better: bool = True) -> int:
-    """1-5 from four band edges."""
-    position = sum(1 for edge in edges if value >= edge)
-    score = 1 + position if higher_is_better else 5 - position
-    return max(1, min(5, score))
 
 
 def features(
     profile: Profile,
     now: datetime,
-    bands: ScoreBands,
+    rules: ProfileRules = DEFAULT_RULES,
     figures: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The figures segment rules are written against, as of ``now``.
 
-    ``figures`` are the profile's published figures (rolling counts, RFM scores, …), usable
-    in rules under their own names.
+    ``figures`` are the profile's other published figures (rolling counts, order intervals,
+    …), usable in rules under their own names. ``rfm_r``/``rfm_f``/``rfm_m`` are the
+    published scores of a buyer and unknown (null) before the first order, so that no RFM
+    class holds a visitor; ``aov`` is the published average order value, null without an
+    order in a currency with a rate.
     """
     counts = profile.counts
     revenue = float(profile.revenue)
-    days_since_order = (
-        (now - profile.last_order_at).total_seconds() / 86400 if profile.last_order_at else None
-    )
-    avg_price = float(profile.price_sum) / profile.price_count if profile.price_count else None
-    tier = None
-    if avg_price is not None:
-        tier = (
-            "budget"
-            if avg_price < bands.budget_below
-            else "premium"
-            if avg_price >= bands.premium_from
-            else "mid"
-        )
+    scores = rfm(profile, now, rules)
+    buyer = profile.orders > 0
+    priced = profile.orders > profile.unconverted_orders
     found: dict[str, Any] = {
         "orders": profile.orders,
         "revenue": revenue,
-        "aov": revenue / profile.orders if profile.orders else None,
+        "aov": float(average_order_value(profile)) if priced else None,
         "events": profile.event_count,
         "page_views": counts.get("page_view", 0),
         "product_views": counts.get("product_view", 0),
         "cart_adds": counts.get("cart_add", 0),
         "sessions": profile.session_count,
         "stage": profile.stage,
-        "days_since_last_order": days_since_order,
+        "days_since_last_order": days_since_last_order(profile, now),
         "days_since_last_seen": (now - profile.last_seen).total_seconds() / 86400
         if profile.last_seen
         else None,
-        "coupon_share": profile.coupon_orders / profile.orders if profile.orders else None,
-        "price_tier": tier,
-        "avg_price": avg_price,
-        "rfm_r": band_score(days_since_order, bands.recency_days, higher_is_better=False)
-        if days_since_order is not None
-        else None,
-        "rfm_f": band_score(profile.orders, bands.frequency_orders) if profile.orders else None,
-        "rfm_m": band_score(revenue, bands.monetary_revenue) if profile.orders else None,
+        "coupon_share": coupon_share(profile),
+        "price_tier": price_tier(profile, rules),
+        "avg_price": average_price(profile),
+        "recency_score": scores.recency,
+        "frequency_score": scores.frequency,
+        "monetary_score": scores.monetary,
+        "rfm": scores.code,
+        "rfm_r": scores.recency if buyer else None,
+        "rfm_f": scores.frequency if buyer else None,
+        "rfm_m": scores.monetary if buyer else None,
         "cart_value": float(profile.cart_value),
         "cart_items": sum(profile.cart.values()),
         "cart_adds_24h": sum(
             1 for t in profile.recent_cart_adds if timedelta(0) <= now - t < timedelta(hours=24)
         ),
         "min_rating": profile.min_rating,
-        "mean_rating": profile.rating_sum / profile.ratings if profile.ratings else None,
+        "mean_rating": mean_rating(profile),
         "reviews": profile.ratings,
         "top_category": max(profile.category_views, key=profile.category_views.__getitem__)
         if profile.category_views
@@ -264,8 +263,8 @@ def features(
     for category, views in profile.category_views.items():
         found[f"category_views.{category}"] = views
     for name, value in (figures or {}).items():
-        if name in FIGURE_FEATURES or (name in SHARED_FIGURES and value is not None):
-            found[name] = value  # the profile's own figures win over the estimates above
+        if name in FIGURE_FEATURES:
+            found[name] = value
     return found
 
 
@@ -273,9 +272,10 @@ def memberships(
     profile: Profile,
     now: datetime,
     config: SegmentConfig,
+    rules: ProfileRules = DEFAULT_RULES,
     figures: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    values = features(profile, now, config.bands, figures)
+    values = features(profile, now, rules, figures)
     return sorted(s.name for s in config.segments if s.matches(values))
 
 
@@ -285,12 +285,13 @@ def update_segments(
     cause: str,
     event_id: str | None,
     config: SegmentConfig,
+    rules: ProfileRules = DEFAULT_RULES,
     figures: Mapping[str, Any] | None = None,
 ) -> tuple[Profile, list[SegmentChange]]:
     """Re-evaluate every segment; entering and leaving are returned as changes."""
     if profile.merged_into is not None:
         return profile, []
-    current = memberships(profile, now, config, figures)
+    current = memberships(profile, now, config, rules, figures)
     before = set(profile.segments)
     changes = [
         SegmentChange(

@@ -24,16 +24,9 @@ class WorkerSettings(FootfallSettings, RetentionSettings):
     )
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    session_timeout_s: float = 10.0
     heartbeat_interval_s: float = 2.0
     rebalance_timeout_s: float = 20.0
     commit_interval_s: float = 1.0
-    fetch_max_wait_ms: int = Field(
-        default=100,
-        ge=1,
-        description="Longest wait of a consumer fetch: bounds the latency each hop adds when "
-        "the broker holds fetches until the wait is over.",
-    )
     live_cache_size: int = Field(
         default=100_000, ge=1, description="Profiles (and browsers) kept live in memory."
     )

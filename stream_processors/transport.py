@@ -42,7 +42,7 @@ from faust.types.auth import SASLMechanism
 from faust.types.tuples import ack_lock
 
 from base.config import FootfallSettings
-from base.kafka import tls_context
+from base.kafka import millis, tls_context
 from stream_processors.continuity import CommitOffsets, Verdict
 
 
@@ -75,9 +75,9 @@ class ReadOffsets(defaultdict[TP, int | None]):
 
 
 def transport_class(
-    fetch_max_wait_ms: int, gapless: frozenset[str], idempotent: bool = True
+    fetch_max_wait_s: float, gapless: frozenset[str], idempotent: bool = True
 ) -> type[driver.Transport]:
-    """A Faust Kafka transport whose worker consumer waits at most ``fetch_max_wait_ms``
+    """A Faust Kafka transport whose worker consumer waits at most ``fetch_max_wait_s``
     and never commits past a hole in the ``gapless`` topics, and whose producer is
     idempotent (Faust turns idempotence on only inside transactions; Tansu has none)."""
 
@@ -131,7 +131,7 @@ def transport_class(
     class Thread(driver.AIOKafkaConsumerThread):
         def _create_worker_consumer(self, transport: Any) -> Any:
             consumer = super()._create_worker_consumer(transport)
-            consumer._fetch_max_wait_ms = fetch_max_wait_ms  # read when the consumer starts
+            consumer._fetch_max_wait_ms = millis(fetch_max_wait_s)  # read when it starts
             return consumer
 
     class Consumer(driver.Consumer):
@@ -236,13 +236,13 @@ def stream_event(event: EventT[Any]) -> Iterator[None]:
 class WorkerApp(faust.App):
     """A Faust app whose consumer uses :func:`transport_class`."""
 
-    fetch_max_wait_ms = 1500
+    fetch_max_wait_s = 1.5
     gapless_topics: frozenset[str] = frozenset()
     idempotent_producer = True
 
     def _new_transport(self) -> Any:
         transport = transport_class(
-            self.fetch_max_wait_ms, self.gapless_topics, self.idempotent_producer
+            self.fetch_max_wait_s, self.gapless_topics, self.idempotent_producer
         )
         return transport(self.conf.broker_consumer, self)
 

@@ -126,7 +126,7 @@ def faust_app(settings: WorkerSettings) -> WorkerApp:
         web_bind=settings.web_host,
         web_enabled=True,
     )
-    app.fetch_max_wait_ms = settings.fetch_max_wait_ms  # before the transport is made
+    app.fetch_max_wait_s = settings.fetch_max_wait_s  # before the transport is made
     app.idempotent_producer = settings.broker_kind is BrokerKind.kafka
     app.gapless_topics = frozenset({settings.topics.events, settings.topics.identified})
     return app
@@ -137,10 +137,12 @@ def step_config(settings: WorkerSettings, rules: ProfileRules) -> StepConfig:
     segments = load_config(settings.segments_file)
     used = figures_used(segments)
     if not used:
-        return StepConfig(JourneyConfig(settings.journey, segments), rules)
-    # Only the figures the rules read are computed, at every evaluation.
+        return StepConfig(JourneyConfig(settings.journey, segments, rules), rules)
+    # The published figures are computed only when a rule reads one, at every evaluation.
     return StepConfig(
-        JourneyConfig(settings.journey, segments, lambda p, at: figure_values(p, at, used, rules)),
+        JourneyConfig(
+            settings.journey, segments, rules, lambda p, at: figure_values(p, at, used, rules)
+        ),
         rules,
     )
 

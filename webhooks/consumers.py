@@ -18,7 +18,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
-from base.kafka import client_options, topic_partitions
+from base.kafka import client_options, consumer_timing, topic_partitions
 from schemas.webhooks import Delivery
 from webhooks.dispatcher import Dispatcher, utcnow
 from webhooks.tracking import OffsetTracker
@@ -52,10 +52,8 @@ class Reader:
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=max(settings.session_timeout_ms // 5, 500),
             max_poll_records=500,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            **consumer_timing(settings),
         )
         self.consumer.subscribe(topics, listener=Forget(self.tracker))
         self.paused = False
@@ -148,6 +146,7 @@ def positioned_reader(dispatcher: Dispatcher) -> AIOKafkaConsumer:
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **consumer_timing(dispatcher.settings),
     )
 
 

@@ -57,10 +57,6 @@ class WebhookSettings(FootfallSettings, PersonalKeys):
     data_dir: Path = Path(".footfall/webhooks")
     group_id: str = "footfall-webhooks"
     group_fields = ("group_id",)
-    session_timeout_ms: int = Field(default=10_000, ge=1000)
-    fetch_max_wait_ms: int = Field(
-        default=50, ge=1, description="Longest wait of a fetch: bounds the added latency."
-    )
     webhooks: DeliveryPolicy = DeliveryPolicy()
 
     @property

@@ -15,7 +15,6 @@ from stream_processors.journey_step import (
     is_due,
 )
 from stream_processors.segments import (
-    features,
     figures_used,
     load_config,
     memberships,
@@ -95,7 +94,7 @@ def test_a_replayed_step_gives_identical_output() -> None:
 
 def test_segments_can_use_the_profiles_published_figures() -> None:
     def figures(profile: Profile, at: datetime) -> dict[str, Any]:
-        return {"views_7d": 12, "price_tier": "premium"}
+        return {"views_7d": 12}
 
     segments = parse_config(
         {
@@ -104,8 +103,8 @@ def test_segments_can_use_the_profiles_published_figures() -> None:
             ]
         }
     )
-    config = JourneyConfig(JourneyRules(), segments, figures)
-    p = Profile(site_id="s", profile_id="p", stage_since=T0)
+    config = JourneyConfig(JourneyRules(), segments, figures=figures)
+    p = Profile(site_id="s", profile_id="p", stage_since=T0, price_sum=500, price_count=2)
     assert after_event(p, "page_view", T0, "e", config)[0].segments == ["busy_premium"]
     assert memberships(p, T0, segments) == []
 
@@ -119,16 +118,9 @@ def test_due_times_kept_as_text_in_the_table_are_compared_as_times() -> None:
 
 
 def test_figures_are_needed_only_when_a_rule_reads_one() -> None:
-    assert "price_tier" in figures_used(load_config())  # bargain hunter reads the price tier
-    plain = parse_config({"segments": [{"name": "buyers", "all": ["orders >= 1"]}]})
-    assert figures_used(plain) == frozenset()
-
-
-def test_an_unknown_published_tier_leaves_the_estimate_in_place() -> None:
-    p = Profile(site_id="s", profile_id="p", price_sum=10, price_count=1)
-    bands = load_config().bands
-    assert features(p, T0, bands, {"price_tier": None})["price_tier"] == "budget"
-    assert features(p, T0, bands, {"price_tier": "premium"})["price_tier"] == "premium"
+    assert figures_used(load_config()) == frozenset()  # tiers and scores need no figures
+    busy = parse_config({"segments": [{"name": "busy", "all": ["views_7d >= 10"]}]})
+    assert figures_used(busy) == {"views_7d"}
 
 
 def test_recency_segments_change_with_time_alone() -> None:
@@ -138,11 +130,13 @@ def test_recency_segments_change_with_time_alone() -> None:
     )  # fmt: skip
     p, _, _ = after_event(p, "order_placed", T0, "o1", CONFIG)
     assert p.segments == ["new_customers"]
-    first_edge = T0 + timedelta(days=CONFIG.segments.bands.recency_days[0])
-    assert p.segments_due_at == first_edge
-    p, _, changes = after_tick(p, first_edge, CONFIG)
+    first_edge = T0 + timedelta(days=CONFIG.profile_rules.recency_bands_days[0])
+    past_it = first_edge + timedelta(microseconds=1)  # a score holds at its cut point
+    assert p.segments_due_at == past_it
+    assert after_tick(p, first_edge, CONFIG)[2] == []
+    p, _, changes = after_tick(p, past_it, CONFIG)
     assert [(c.segment, c.change, c.cause, c.at) for c in changes] == [
-        ("new_customers", "exited", "timer:segments", first_edge)
+        ("new_customers", "exited", "timer:segments", past_it)
     ]
 
 

@@ -134,7 +134,11 @@ def test_price_tier_against_category_medians() -> None:
     dear = fold([view(at(0), "shoes", "300")])
     assert figures(cheap, at(2), RULES).price_tier == "budget"
     assert figures(dear, at(2), RULES).price_tier == "premium"
-    assert figures(fold([view(at(0), "hats", "30")]), at(2), RULES).price_tier is None
+    # No median for hats: the average price against the absolute cut points (30, 120).
+    assert figures(fold([view(at(0), "hats", "20")]), at(2), RULES).price_tier == "budget"
+    assert figures(fold([view(at(0), "hats", "30")]), at(2), RULES).price_tier == "mid"
+    assert figures(fold([view(at(0), "hats", "130")]), at(2), RULES).price_tier == "premium"
+    assert figures(fold([]), at(2), RULES).price_tier is None
 
 
 def test_interest_decays_so_recent_categories_win() -> None:
@@ -227,7 +231,6 @@ ORDER_FREE = (
     "first_order_at",
     "last_order_at",
     "order_times",
-    "coupon_orders",
     "discount_orders",
     "category_views",
     "price_sum",

@@ -16,7 +16,7 @@ from stream_processors.due_index import DueIndex
 from stream_processors.figures import figure_values, figures, stored
 from stream_processors.journey_step import earliest_due, is_due
 from stream_processors.live import LiveCache
-from stream_processors.segments import figures_used, load_config
+from stream_processors.segments import figures_used, parse_config
 from stream_processors.table_codec import register_table_codec
 from stream_processors.transport import WorkerApp
 
@@ -38,8 +38,9 @@ def a_buyer() -> Profile:
 
 
 def test_the_figures_rules_read_are_the_full_figures_values() -> None:
-    used = figures_used(load_config())
-    assert used  # the shipped rules read price_tier and coupon_share
+    busy = {"name": "busy", "all": ["views_7d >= 1", "median_days_between_orders < 9"]}
+    used = figures_used(parse_config({"segments": [busy]}))
+    assert used == {"views_7d", "median_days_between_orders"}
     full = figures(a_buyer(), NOW).model_dump()
     assert figure_values(a_buyer(), NOW, used) == {name: full[name] for name in used}
     assert figure_values(a_buyer(), NOW, frozenset()) == {}

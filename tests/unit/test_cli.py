@@ -123,3 +123,12 @@ def test_every_cli_client_follows_the_local_broker_port(monkeypatch: pytest.Monk
     external = StackSettings()
     assert client_options(external)["bootstrap_servers"] == "kafka.internal:9092"
     assert external.external_kafka == "kafka.internal:9092"
+
+
+def test_segments_check_of_a_file_with_bands_says_where_they_went(tmp_path: Path) -> None:
+    path = tmp_path / "segments.toml"
+    path.write_text("[bands]\nrecency_days = [14, 30, 60, 120]\n")
+    result = CliRunner().invoke(app, ["segments", "check", str(path)])
+    assert result.exit_code == 1
+    assert "[bands]" in result.output  # printed as text, not taken for markup
+    assert "FOOTFALL_RULES" in result.output

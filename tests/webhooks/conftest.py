@@ -80,7 +80,7 @@ class DispatcherProcess:
             "FOOTFALL_PORT": str(self.port),
             "FOOTFALL_ADMIN_TOKEN": ADMIN_TOKEN,
             "FOOTFALL_DATA_DIR": str(self.data_dir),
-            "FOOTFALL_SESSION_TIMEOUT_MS": "6000",
+            "FOOTFALL_SESSION_TIMEOUT_S": "6",
             "FOOTFALL_PARTITIONS": str(PARTITIONS),
             "PYTHONUNBUFFERED": "1",
         }
