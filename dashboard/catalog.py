@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from base.cookbook import CookbookError, Recipe, recipes
 
@@ -40,6 +41,9 @@ class Chart:
     query: str
     fixed: dict[str, str] = field(default_factory=dict)
     """Values of the query's own parameters (not filters) this chart always passes."""
+    only: dict[str, str] = field(default_factory=dict)
+    """The rows of the answer this chart draws, by column value: charts that share a query
+    share one pass over the events (and one answer, kept a few seconds), each takes its own."""
     x: str = ""
     y: tuple[str, ...] = ()
     series: str = ""
@@ -64,6 +68,10 @@ class Chart:
         taken = {p.name for p in self.recipe.params}
         chosen = {k: v for k, v in given.items() if k in taken and k in FILTERS}
         return self.recipe.arguments(chosen | self.fixed | extra)
+
+    def kept(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows this chart draws of its query's answer."""
+        return [row for row in rows if all(str(row.get(c)) == v for c, v in self.only.items())]
 
     def command(self, arguments: dict[str, str]) -> str:
         """The same query as a ``footfall sql`` command line, to paste into a shell."""
@@ -117,7 +125,7 @@ PAGES: tuple[Page, ...] = (
                 "Product view → cart → checkout → order → repeat",
                 "funnel",
                 "funnel_steps",
-                {"by": "everyone"},
+                only={"grouping": "everyone"},
                 y=FUNNEL,
             ),
             Chart(
@@ -125,7 +133,7 @@ PAGES: tuple[Page, ...] = (
                 "Per first-touch channel",
                 "bar",
                 "funnel_steps",
-                {"by": "channel"},
+                only={"grouping": "channel"},
                 x="group_name",
                 y=FUNNEL,
             ),
@@ -134,7 +142,7 @@ PAGES: tuple[Page, ...] = (
                 "Per segment",
                 "bar",
                 "funnel_steps",
-                {"by": "segment"},
+                only={"grouping": "segment"},
                 x="group_name",
                 y=FUNNEL,
             ),

@@ -82,7 +82,7 @@ def read_chart(
             )
         return found
     arguments = chart.arguments(filters, **extra)
-    return [chart_data(chart, sql.rows(chart.recipe.sql, arguments), arguments)]
+    return [chart_data(chart, chart.kept(sql.rows(chart.recipe.sql, arguments)), arguments)]
 
 
 def read_rows(

@@ -1,7 +1,10 @@
 -- Revenue and conversion by first-touch and last-touch channel (UTM source / medium): each
 -- customer's first and last attributed touch before their orders.
 -- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01
-WITH touches AS
+SELECT touch.1 AS model, if(touch.2 = '', '(direct)', touch.2) AS channel,
+       count() AS people, countIf(orders > 0) AS buyers,
+       round(100 * buyers / people, 1) AS conversion_pct, sum(revenue) AS revenue
+FROM
 (
     SELECT
         who,
@@ -13,16 +16,6 @@ WITH touches AS
     WHERE site_id = {site:String} AND occurred_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
     GROUP BY who
 )
-SELECT * FROM
-(
-SELECT 'first touch' AS model, if(first_touch = '', '(direct)', first_touch) AS channel,
-       count() AS people, countIf(orders > 0) AS buyers,
-       round(100 * buyers / people, 1) AS conversion_pct, sum(revenue) AS revenue
-FROM touches GROUP BY channel
-UNION ALL
-SELECT 'last touch' AS model, if(last_touch = '', '(direct)', last_touch) AS channel,
-       count() AS people, countIf(orders > 0) AS buyers,
-       round(100 * buyers / people, 1) AS conversion_pct, sum(revenue) AS revenue
-FROM touches GROUP BY channel
-)
+ARRAY JOIN [('first touch', first_touch), ('last touch', last_touch)] AS touch
+GROUP BY model, channel
 ORDER BY model, revenue DESC, channel

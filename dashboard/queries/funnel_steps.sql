@@ -1,8 +1,9 @@
 -- Funnel: people reaching product view, cart, checkout and order in that order within 7 days,
--- and ordering again, for everyone (by = everyone), per first-touch channel (UTM source; direct
--- when none; by = channel) or per current segment (by = segment: a person counts in each of
--- theirs). Anonymous browsing counts for the customer its browser later identified as.
--- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, segment String = *, by String = everyone
+-- and ordering again: for everyone (grouping = everyone), per first-touch channel (UTM source;
+-- direct when none; grouping = channel) and per current segment (grouping = segment: a person
+-- counts in each of theirs), from one pass over the period. Anonymous browsing counts for the
+-- customer its browser later identified as.
+-- params: site String = demo, from DateTime64(3) = 2000-01-01, to DateTime64(3) = 2100-01-01, segment String = *
 WITH people AS
 (
     SELECT type, occurred_at, utm_source, who
@@ -31,12 +32,12 @@ members AS
     WHERE site_id = {site:String}
     GROUP BY profile_id
 )
-SELECT group_name, countIf(level >= 1) AS viewed, countIf(level >= 2) AS carted,
-       countIf(level >= 3) AS checked_out, countIf(level >= 4) AS ordered,
-       countIf(level >= 4 AND orders >= 2) AS repeated
+SELECT g.1 AS grouping, g.2 AS group_name, countIf(level >= 1) AS viewed,
+       countIf(level >= 2) AS carted, countIf(level >= 3) AS checked_out,
+       countIf(level >= 4) AS ordered, countIf(level >= 4 AND orders >= 2) AS repeated
 FROM levels LEFT JOIN members USING (who)
-ARRAY JOIN multiIf({by:String} = 'segment', segments,
-                   {by:String} = 'channel', [if(first_source = '', '(direct)', first_source)],
-                   ['everyone']) AS group_name
-GROUP BY group_name
-ORDER BY viewed DESC, group_name
+ARRAY JOIN arrayConcat([('everyone', 'everyone'),
+                        ('channel', if(first_source = '', '(direct)', first_source))],
+                       arrayMap(s -> ('segment', s), segments)) AS g
+GROUP BY grouping, group_name
+ORDER BY grouping, viewed DESC, group_name
