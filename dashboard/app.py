@@ -8,7 +8,8 @@ stream worker's live lookup, for a profile the token was allowed to read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,8 +55,12 @@ def token_of(request: Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
-def client_for(settings: DashboardSettings, token: str) -> SqlClient:
-    return SqlClient(settings.sql_url, token, timeout=settings.query_timeout_s)
+def client_for(request: Request, token: str) -> SqlClient:
+    """The visitor's client, on the app's one pool of connections to the SQL endpoint."""
+    settings: DashboardSettings = request.app.state.settings
+    return SqlClient(
+        settings.sql_url, token, timeout=settings.query_timeout_s, http=request.app.state.http
+    )
 
 
 def visitor_sql(request: Request) -> Iterator[KeptSql]:
@@ -63,7 +68,7 @@ def visitor_sql(request: Request) -> Iterator[KeptSql]:
     token = token_of(request)
     if token is None:
         raise HTTPException(401, "sign in with the admin token or your site's token")
-    client = client_for(request.app.state.settings, token)
+    client = client_for(request, token)
     try:
         yield KeptSql(client, token, request.app.state.answers)
     finally:
@@ -102,10 +107,19 @@ def page_of(page_id: str) -> Page:
 def create_app(settings: DashboardSettings | None = None) -> FastAPI:
     settings = settings or DashboardSettings()
     echarts = echarts_file()
-    app = FastAPI(title="Footfall dashboard", docs_url=None, redoc_url=None)
+    http = httpx.Client()  # one pool of connections to the SQL endpoint, for every visitor
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            http.close()
+
+    app = FastAPI(title="Footfall dashboard", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.settings = settings
     app.state.answers = Answers(settings.answers_ttl_s)
+    app.state.http = http
 
     @app.exception_handler(QueryError)
     async def query_refused(request: Request, exc: QueryError) -> JSONResponse:
@@ -138,9 +152,9 @@ def create_app(settings: DashboardSettings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.post("/api/login")
-    def login(body: Login) -> Response:
+    def login(body: Login, request: Request) -> Response:
         """Check the token with the SQL endpoint; keep it in an HttpOnly cookie."""
-        client = client_for(settings, body.token)
+        client = client_for(request, body.token)
         try:
             client.scalar("SELECT 1")
         finally:

@@ -43,7 +43,10 @@ class Chart:
     """Values of the query's own parameters (not filters) this chart always passes."""
     only: dict[str, str] = field(default_factory=dict)
     """The rows of the answer this chart draws, by column value: charts that share a query
-    share one pass over the events (and one answer, kept a few seconds), each takes its own."""
+    share one pass over the events (and one answer, kept a few seconds), each takes its own.
+    The columns named here are left out of the rows (the same in all of them)."""
+    hide: tuple[str, ...] = ()
+    """Other columns of the shared answer this chart does not show."""
     x: str = ""
     y: tuple[str, ...] = ()
     series: str = ""
@@ -71,7 +74,12 @@ class Chart:
 
     def kept(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The rows this chart draws of its query's answer."""
-        return [row for row in rows if all(str(row.get(c)) == v for c, v in self.only.items())]
+        dropped = set(self.only) | set(self.hide)
+        return [
+            {column: value for column, value in row.items() if column not in dropped}
+            for row in rows
+            if all(str(row.get(c)) == v for c, v in self.only.items())
+        ]
 
     def command(self, arguments: dict[str, str]) -> str:
         """The same query as a ``footfall sql`` command line, to paste into a shell."""
@@ -102,17 +110,33 @@ PAGES: tuple[Page, ...] = (
         "overview",
         "Overview",
         (
-            Chart("totals", "In the period", "kpi", "overview_totals"),
+            Chart(
+                "totals",
+                "In the period",
+                "kpi",
+                "overview",
+                only={"grouping": "total"},
+                hide=("day",),
+            ),
             Chart("lag", "Live", "kpi", "overview_lag"),
             Chart(
                 "daily",
                 "Per day",
                 "line",
-                "overview_daily",
+                "overview",
+                only={"grouping": "day"},
                 x="day",
                 y=("events", "visitors", "customers", "orders"),
             ),
-            Chart("revenue", "Revenue per day", "bar", "overview_daily", x="day", y=("revenue",)),
+            Chart(
+                "revenue",
+                "Revenue per day",
+                "bar",
+                "overview",
+                only={"grouping": "day"},
+                x="day",
+                y=("revenue",),
+            ),
         ),
         live=True,
     ),

@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from dashboard.catalog import FILTERS, PAGES, queries
+from dashboard.catalog import FILTERS, PAGES, Chart, queries
 from dashboard.stats import wilson_interval
 
 
@@ -67,3 +67,20 @@ def test_wilson_interval_matches_published_values(
 
 def test_no_trials_claims_nothing() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_charts_that_share_an_answer_each_draw_their_own_rows() -> None:
+    answer = [
+        {"grouping": "total", "day": "1970-01-01", "events": 9},
+        {"grouping": "day", "day": "2026-11-30", "events": 4},
+        {"grouping": "day", "day": "2026-12-01", "events": 5},
+    ]
+    overview = next(p for p in PAGES if p.id == "overview")
+    totals, daily = overview.chart("totals"), overview.chart("daily")
+    assert totals.query == daily.query
+    assert totals.kept(answer) == [{"events": 9}]
+    assert daily.kept(answer) == [
+        {"day": "2026-11-30", "events": 4},
+        {"day": "2026-12-01", "events": 5},
+    ]
+    assert Chart("all", "All", "table", "overview").kept(answer) == answer
