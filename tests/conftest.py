@@ -10,11 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from base.config import BrokerKind
 from base.sqlclient import SqlClient
 from footfall.brokers import BrokerProcess, choose_kind, start_broker
 from footfall.stack import Stack, StackSettings, free_port
+
+# Property tests judge what a function returns, never how long it takes: Hypothesis's default
+# 200 ms deadline per example fails them on a loaded machine (a timed assertion in disguise).
+hypothesis_settings.register_profile("footfall", deadline=None)
+hypothesis_settings.load_profile("footfall")
 
 TEST_BROKER: BrokerKind = choose_kind(os.environ.get("FOOTFALL_BROKER", "auto"))
 """The broker every test runs on: Apache Kafka where it is installed (FOOTFALL_BROKER=tansu
