@@ -9,10 +9,11 @@ That agent checks each profile again (an event may have come since the scan) and
 ones still inactive, with a tombstone in the changelog and on the ``profiles`` topic.
 
 The links of browsers to a removed customer go too: the profile agent sends a
-``forget_customers`` command to every partition of the events topic, whose identity agent
-takes those links out of each browser's history (a browser left with none is removed). A
-browser linked to such a customer has been as inactive as they have: its events would have
-reached their profile.
+``forget_customers`` command, naming the customer's browsers (the profile keeps its last
+eight), to the events partition of those browsers, whose identity agent takes the links out of
+their histories (a browser left with none is removed). A browser linked to such a customer has
+been as inactive as they have: its events would have reached their profile. Naming the
+browsers keeps the cost to the entries concerned, not a scan of the identity table.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import orjson
 
 from stream_processors.erasure import partition_of
+from stream_processors.identity import table_key
 
 FORGET_COMMAND = "forget_customers"
 
@@ -70,10 +72,32 @@ def expire_messages(
     ]
 
 
-def forget_command(customers: Iterable[tuple[str, str]]) -> bytes:
-    """The command, for every partition of the events topic, that forgets the links of
-    browsers to these (site, customer id) pairs."""
-    return orjson.dumps({"command": FORGET_COMMAND, "customers": sorted(customers)})
+def forget_commands(
+    customers: Iterable[str], profiles: Mapping[str, Any], partitions: int
+) -> list[tuple[int, bytes]]:
+    """The commands, each with the events partition it must be sent to, that forget the links
+    of the browsers of ``customers`` (profile table keys; ``profiles`` their stored values)."""
+    by_partition: dict[int, tuple[set[tuple[str, str]], set[str]]] = defaultdict(
+        lambda: (set(), set())
+    )
+    for key in customers:
+        site, customer = site_of(key), key.split(":", 1)[1]
+        value = profiles.get(key)
+        seen = value.get("anonymous_ids") if isinstance(value, Mapping) else None
+        for anonymous_id in seen or []:
+            browser = table_key(site, str(anonymous_id))
+            wanted, browsers = by_partition[partition_of(browser.encode(), partitions)]
+            wanted.add((site, customer))
+            browsers.add(browser)
+    return [
+        (
+            partition,
+            orjson.dumps(
+                {"command": FORGET_COMMAND, "customers": sorted(wanted), "browsers": sorted(found)}
+            ),
+        )
+        for partition, (wanted, found) in sorted(by_partition.items())
+    ]
 
 
 def is_forget(body: Mapping[str, Any]) -> bool:
@@ -86,6 +110,14 @@ def forgotten_customers(body: Mapping[str, Any]) -> set[tuple[str, str]]:
     if not isinstance(pairs, list):
         raise ValueError("a forget_customers command without its customers")
     return {(str(site), str(customer)) for site, customer in pairs}
+
+
+def forgotten_browsers(body: Mapping[str, Any]) -> list[str]:
+    """The identity keys (``site:anonymous id``) a ``forget_customers`` command names."""
+    browsers = body.get("browsers")
+    if not isinstance(browsers, list):
+        raise ValueError("a forget_customers command without its browsers")
+    return [str(browser) for browser in browsers]
 
 
 def forget_links(

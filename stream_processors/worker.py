@@ -9,10 +9,12 @@ the Faust and aiokafka overrides in :mod:`stream_processors.transport`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any, NoReturn, cast
 
 import faust
@@ -32,12 +34,12 @@ from stream_processors.erasing import WorkerErasure, command_body
 from stream_processors.erasure import is_erase, partition_of
 from stream_processors.expiry import (
     expire_messages,
-    forget_command,
+    forget_commands,
     forget_links,
+    forgotten_browsers,
     forgotten_customers,
     inactive_keys,
     is_forget,
-    site_of,
 )
 from stream_processors.figures import figure_values, snapshot, stored
 from stream_processors.identity import (
@@ -76,6 +78,9 @@ log = logging.getLogger("footfall.worker")
 Pending = PendingProfiles[faust.types.EventT[bytes]]
 """The profiles a batch changed, each with the message that changed it last."""
 SWEEP_DELAYS_S = (1.0, 5.0, 15.0, 40.0)
+EXPIRY_SCAN_CHUNK = 1000
+"""Profiles the expiry scan reads before it lets the event loop serve the agents again: a
+table of millions is read over many turns of the loop, not in one that stalls the worker."""
 EXIT_BUG = 70
 """Exit status of a worker stopped by a bug in its own code or by the DLQ limit."""
 
@@ -333,12 +338,11 @@ class Worker:
         """Take the links to customers removed for inactivity out of this partition's
         browsers (those left with none are removed, tombstones first)."""
         try:
-            customers = forgotten_customers(body)
+            customers, named = forgotten_customers(body), forgotten_browsers(body)
         except (ValueError, TypeError) as exc:
             raise InvalidMessage(f"a bad forget_customers command: {exc}") from exc
-        changes = forget_links(
-            self.identity.items(), customers, partition, self.settings.partitions
-        )
+        browsers = [(key, self.identity.get(key)) for key in named]
+        changes = forget_links(browsers, customers, partition, self.settings.partitions)
         for key, value in changes.items():
             if value is not None:
                 self.store_identity(key, BrowserIdentity.model_validate(value))
@@ -428,12 +432,10 @@ class Worker:
         for key in gone:
             self.ticked.pop(key, None)
             self.published_here.pop(key, None)
-        customers = [(site_of(k), k.split(":", 1)[1]) for k in gone]
-        customers = [(site, c) for site, c in customers if not c.startswith(ANONYMOUS_PREFIX)]
-        if customers:
-            command = forget_command(customers)
-            for target in range(parts):
-                await self.emit_to(self.topics.events, b"expire", command, target)
+        values = dict(found)
+        customers = [key for key in gone if not key.split(":", 1)[1].startswith(ANONYMOUS_PREFIX)]
+        for target, command in forget_commands(customers, values, parts):
+            await self.emit_to(self.topics.events, b"expire", command, target)
         if gone:
             log.info("partition %d: %d inactive profiles removed", partition, len(gone))
 
@@ -512,7 +514,12 @@ class Worker:
         if not self.settled() or not self.settings.ends(Kind.inactive_profiles):
             return
         at = now() + timedelta(seconds=self.settings.clock_offset_s)
-        keys = inactive_keys(self.profiles.items(), at, self.inactive_days)
+        items, keys = iter(self.profiles.items()), []
+        while chunk := list(islice(items, EXPIRY_SCAN_CHUNK)):
+            keys += inactive_keys(chunk, at, self.inactive_days)
+            await asyncio.sleep(0)  # the agents and timers run between chunks
+            if not self.settled():
+                return  # partitions moving: the next scan starts afresh
         for partition, message in expire_messages(keys, at, self.settings.partitions):
             await self.emit_to(self.topics.identified, b"expire", message, partition)
 

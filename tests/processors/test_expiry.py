@@ -14,8 +14,9 @@ from base.retention import Kind, RetentionSettings, SiteRetention
 from stream_processors.erasure import partition_of
 from stream_processors.expiry import (
     expire_messages,
-    forget_command,
+    forget_commands,
     forget_links,
+    forgotten_browsers,
     forgotten_customers,
     inactive,
     inactive_keys,
@@ -96,9 +97,18 @@ def test_the_links_to_removed_customers_are_forgotten_and_the_others_kept() -> N
         ("s:active", {"links": [link("active")]}),
         ("other:same-id-other-site", {"links": [link("gone")]}),
     ]
-    command = orjson.loads(forget_command([("s", "gone")]))
-    assert is_forget(command)
-    changed = forget_links(entries, forgotten_customers(command), 0, 1)
+    profiles = {"s:gone": {"anonymous_ids": ["only-gone", "moved-on"]}, "s:none": {}}
+    commands = forget_commands(["s:gone", "s:none"], profiles, 4)
+    named: list[str] = []
+    for partition, raw in commands:
+        command = orjson.loads(raw)
+        assert is_forget(command)
+        assert forgotten_customers(command) == {("s", "gone")}
+        browsers = forgotten_browsers(command)
+        assert {partition_of(b.encode(), 4) for b in browsers} == {partition}
+        named += browsers
+    assert sorted(named) == ["s:moved-on", "s:only-gone"]  # the customer's own browsers only
+    changed = forget_links(entries, {("s", "gone")}, 0, 1)
     assert changed == {"s:only-gone": None, "s:moved-on": {"links": [link("active")]}}
     one_partition = forget_links(entries, {("s", "gone")}, 1, 2)
     assert set(one_partition) == {k for k in changed if partition_of(k.encode(), 2) == 1}
