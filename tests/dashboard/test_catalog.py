@@ -84,3 +84,12 @@ def test_charts_that_share_an_answer_each_draw_their_own_rows() -> None:
         {"day": "2026-12-01", "events": 5},
     ]
     assert Chart("all", "All", "table", "overview").kept(answer) == answer
+
+
+def test_a_chart_exported_as_csv_draws_its_query_whole() -> None:
+    """The CSV endpoint streams the engine's answer as it is: no rows to take out."""
+    for page in PAGES:
+        for chart in page.charts:
+            if chart.csv:
+                assert not chart.only, f"{page.id}/{chart.id}"
+                assert not chart.hide, f"{page.id}/{chart.id}"
