@@ -20,6 +20,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from schemas.privacy import EraseRequest, ErasureReport, subject
+from stream_processors.identity import key_parts
 
 ERASE_COMMAND = "erase"
 
@@ -62,7 +63,7 @@ def linked_browsers(
 
 
 def browser_subjects(site_id: str, keys: Iterable[str]) -> list[str]:
-    return sorted({subject(site_id, key.split(":", 1)[1]) for key in keys})
+    return sorted({subject(site_id, key_parts(key)[1]) for key in keys})
 
 
 def profile_keys(
@@ -74,7 +75,7 @@ def profile_keys(
         key
         for key in keys
         if key.startswith(prefix)
-        and subject(site_id, key.split(":", 1)[1]) in subjects
+        and subject(site_id, key_parts(key)[1]) in subjects
         and partition_of(key.encode(), partitions) == partition
     ]
 

@@ -25,18 +25,14 @@ from typing import Any
 
 import orjson
 
+from schemas.privacy import ANONYMOUS_PREFIX
 from stream_processors.erasure import partition_of
-from stream_processors.identity import table_key
+from stream_processors.identity import key_parts, table_key
 
 FORGET_COMMAND = "forget_customers"
 
 CHUNK = 500
 """Keys one expire message carries at most: its removal is one flush and one compaction."""
-
-
-def site_of(key: str) -> str:
-    """The site of a table key (``site:profile``)."""
-    return key.partition(":")[0]
 
 
 def inactive(value: Mapping[str, Any], now: datetime, days: int) -> bool:
@@ -50,12 +46,17 @@ def inactive(value: Mapping[str, Any], now: datetime, days: int) -> bool:
 def inactive_keys(
     items: Iterable[tuple[str, Any]], now: datetime, days_of: Callable[[str], int]
 ) -> list[str]:
-    """The keys of the stored profiles ``days_of`` their site says to let go of by ``now``."""
-    return [
-        key
-        for key, value in items
-        if isinstance(value, Mapping) and inactive(value, now, days_of(site_of(key)))
-    ]
+    """The keys of the stored profiles ``days_of`` their site says to let go of by ``now``
+    (asked once per site, not once per profile)."""
+    days: dict[str, int] = {}
+    found = []
+    for key, value in items:
+        site = key_parts(key)[0]
+        if site not in days:
+            days[site] = days_of(site)
+        if isinstance(value, Mapping) and inactive(value, now, days[site]):
+            found.append(key)
+    return found
 
 
 def expire_messages(
@@ -73,15 +74,18 @@ def expire_messages(
 
 
 def forget_commands(
-    customers: Iterable[str], profiles: Mapping[str, Any], partitions: int
+    removed: Iterable[str], profiles: Mapping[str, Any], partitions: int
 ) -> list[tuple[int, bytes]]:
     """The commands, each with the events partition it must be sent to, that forget the links
-    of the browsers of ``customers`` (profile table keys; ``profiles`` their stored values)."""
+    of the browsers of the customers among ``removed`` (profile table keys; ``profiles`` their
+    stored values; an anonymous profile has no links to forget)."""
     by_partition: dict[int, tuple[set[tuple[str, str]], set[str]]] = defaultdict(
         lambda: (set(), set())
     )
-    for key in customers:
-        site, customer = site_of(key), key.split(":", 1)[1]
+    for key in removed:
+        site, customer = key_parts(key)
+        if customer.startswith(ANONYMOUS_PREFIX):
+            continue
         value = profiles.get(key)
         seen = value.get("anonymous_ids") if isinstance(value, Mapping) else None
         for anonymous_id in seen or []:
@@ -133,7 +137,7 @@ def forget_links(
         if not isinstance(value, Mapping) or partition_of(key.encode(), partitions) != partition:
             continue
         links = value.get("links") or []
-        site = site_of(key)
+        site = key_parts(key)[0]
         kept = [link for link in links if (site, str(link.get("customer"))) not in customers]
         if len(kept) == len(links):
             continue

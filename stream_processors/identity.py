@@ -16,15 +16,22 @@ import orjson
 from pydantic import BaseModel, Field
 
 from schemas.events import Envelope
+from schemas.privacy import ANONYMOUS_PREFIX
 from schemas.profile import Profile
 
 
 def anonymous_profile_id(anonymous_id: str) -> str:
-    return f"anon-{anonymous_id}"
+    return f"{ANONYMOUS_PREFIX}{anonymous_id}"
 
 
 def table_key(site_id: str, id_: str) -> str:
     return f"{site_id}:{id_}"
+
+
+def key_parts(key: str) -> tuple[str, str]:
+    """The site and the id of a table key (:func:`table_key` undone)."""
+    site_id, _, id_ = key.partition(":")
+    return site_id, id_
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from pydantic import ValidationError
 from base.config import BrokerKind
 from base.retention import Kind
 from schemas.events import Envelope, OrderPlaced, OrderRefunded, parse_event
-from schemas.privacy import ANONYMOUS_PREFIX
 from schemas.profile import Profile
 from stream_processors.batch import PendingProfiles
 from stream_processors.continuity import Continuity
@@ -46,6 +45,7 @@ from stream_processors.identity import (
     BrowserIdentity,
     Routed,
     is_command,
+    key_parts,
     route_at,
     routed_messages,
     table_key,
@@ -432,9 +432,7 @@ class Worker:
         for key in gone:
             self.ticked.pop(key, None)
             self.published_here.pop(key, None)
-        values = dict(found)
-        customers = [key for key in gone if not key.split(":", 1)[1].startswith(ANONYMOUS_PREFIX)]
-        for target, command in forget_commands(customers, values, parts):
+        for target, command in forget_commands(gone, dict(found), parts):
             await self.emit_to(self.topics.events, b"expire", command, target)
         if gone:
             log.info("partition %d: %d inactive profiles removed", partition, len(gone))
@@ -504,8 +502,7 @@ class Worker:
             if self.ticked.get(key) == due:
                 continue
             self.ticked[key] = due
-            site_id, _, profile_id = key.partition(":")
-            tick = tick_message(site_id, profile_id, at)
+            tick = tick_message(*key_parts(key), at)
             await self.emit(self.topics.identified, key.encode(), tick)
 
     async def expire_inactive(self) -> None:

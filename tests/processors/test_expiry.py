@@ -97,8 +97,12 @@ def test_the_links_to_removed_customers_are_forgotten_and_the_others_kept() -> N
         ("s:active", {"links": [link("active")]}),
         ("other:same-id-other-site", {"links": [link("gone")]}),
     ]
-    profiles = {"s:gone": {"anonymous_ids": ["only-gone", "moved-on"]}, "s:none": {}}
-    commands = forget_commands(["s:gone", "s:none"], profiles, 4)
+    profiles = {
+        "s:gone": {"anonymous_ids": ["only-gone", "moved-on"]},
+        "s:none": {},
+        "s:anon-solo": {"anonymous_ids": ["solo"]},  # an anonymous profile: no links
+    }
+    commands = forget_commands(["s:gone", "s:none", "s:anon-solo"], profiles, 4)
     named: list[str] = []
     for partition, raw in commands:
         command = orjson.loads(raw)
