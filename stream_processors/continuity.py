@@ -123,6 +123,18 @@ class CommitOffsets:
 
     taking: dict[Hashable, int] = field(default_factory=dict)
     """Partition → the offset of the message the agent took last since the assignment."""
+    held: dict[Hashable, int] = field(default_factory=dict)
+    """Partition → the first offset of a batch whose state is not written yet."""
+
+    def hold(self, tp: Hashable, offset: int) -> None:
+        """A message processed into a batch that is not written yet: no commit passes the
+        batch's first one until :meth:`release` (a commit in between, then a stop or a crash,
+        would lose the batch)."""
+        self.held.setdefault(tp, offset)
+
+    def release(self) -> None:
+        """The batches held are written: their messages may be committed."""
+        self.held.clear()
 
     def follow(self, tp: Hashable, verdict: Verdict) -> int | None:
         """A verdict of :class:`Continuity`, before its message is processed. Returns the
@@ -139,13 +151,17 @@ class CommitOffsets:
         taken = self.taking.get(tp)
         if taken is None:
             return None
-        return taken + 1 if taken in acknowledged else taken
+        done = taken + 1 if taken in acknowledged else taken
+        floor = self.held.get(tp)
+        return done if floor is None else min(done, floor)
 
     def forget(self, tps: Iterable[Hashable] | None = None) -> None:
         """Partitions moved (``tps``, or all): nothing is committed for them until the agent
         has processed a message of their new assignment."""
         if tps is None:
             self.taking.clear()
+            self.held.clear()
             return
         for tp in tps:
             self.taking.pop(tp, None)
+            self.held.pop(tp, None)

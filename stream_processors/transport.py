@@ -163,6 +163,14 @@ def transport_class(
                 if end > start:  # count them as done: they are gone (Faust's end is inclusive)
                     await super()._add_gap(tp, start, end - 1)
 
+        def hold(self, tp: TP, offset: int) -> None:
+            """See :meth:`CommitOffsets.hold`."""
+            self.commits.hold(tp, offset)
+
+        def release(self) -> None:
+            """See :meth:`CommitOffsets.release`."""
+            self.commits.release()
+
         async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
             """Faust's fetch loop counting a jump in offsets as done: not on the ``gapless``
             topics, where it is messages skipped, read again (counted, they would be

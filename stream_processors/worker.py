@@ -371,6 +371,7 @@ class Worker:
         batches = cast(faust.Stream[bytes], stream).take_events(
             self.settings.batch_max_messages, self.settings.batch_within_s
         )
+        consumer = self.app.consumer
         async for records in batches:
             pending: Pending = PendingProfiles()
             for record in records:
@@ -378,11 +379,14 @@ class Worker:
                     continue  # gathered before a rebalance: read again from the committed offset
                 with stream_event(record):  # what Faust's tables read the partition from
                     if await self.in_order(record):
+                        # No commit passes the batch before its state is written.
+                        consumer.hold(record.message.tp, record.message.offset)  # type: ignore[attr-defined]
                         await self.profile_message(record, pending)
             try:
                 await self.write_batch(pending)
             except Exception as exc:  # nothing of the batch is acknowledged yet
                 stop_the_worker("a bug writing a batch of profiles", exc)
+            consumer.release()  # type: ignore[attr-defined]
 
     async def profile_message(self, record: faust.types.EventT[bytes], pending: Pending) -> None:
         raw: bytes = record.value

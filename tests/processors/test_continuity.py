@@ -142,3 +142,17 @@ def test_moved_partitions_commit_nothing_until_a_message_is_processed() -> None:
     assert commits.limit(OTHER, {7}) == 8
     commits.forget()  # all of them
     assert commits.limit(OTHER, {7}) is None
+
+
+def test_no_commit_passes_a_batch_whose_state_is_not_written() -> None:
+    commits = CommitOffsets()
+    tp = ("footfall.events.identified", 0)
+    for offset in range(10, 15):  # a batch: each message taken, processed, acknowledged
+        commits.follow(tp, Verdict(deliver=True, taken=offset))
+        commits.hold(tp, offset)
+    assert commits.limit(tp, set(range(10, 15))) == 10  # its state is only in memory
+    commits.release()
+    assert commits.limit(tp, set(range(10, 15))) == 15  # written: all of it may be committed
+    commits.hold(tp, 15)
+    commits.forget([tp])
+    assert commits.held == {}
